@@ -1,0 +1,41 @@
+"""Errors a user can act on. Every message names the input at fault and what was expected."""
+
+
+class FaceSpaceError(Exception):
+    """Base class: the CLI prints these as one line and exits non-zero; nodes show them as-is."""
+
+
+class ModelFormatError(FaceSpaceError):
+    """A file is not a generator (or FaceSpace) file we can read."""
+
+
+class UnsafeFileError(ModelFormatError):
+    """A pickle asked for something outside the allow-list; nothing from it was run."""
+
+
+class NoFaceError(FaceSpaceError):
+    """An image in which no face was found."""
+
+
+class UnknownFaceError(FaceSpaceError):
+    """A face name that the FaceSpace does not hold."""
+
+
+class WeightsError(FaceSpaceError):
+    """Blend weights that cannot be used (wrong count, negative, all zero, unparsable)."""
+
+
+class MissingWeightsFileError(FaceSpaceError):
+    """An optional model file (landmarks, VGG16) that is not on disk."""
+
+
+class TrainingDivergedError(FaceSpaceError):
+    """Training produced NaN or inf; nothing was saved."""
+
+
+class FingerprintMismatchError(FaceSpaceError):
+    """A FaceSpace loaded with a generator other than the one it was trained for."""
+
+
+class Cancelled(FaceSpaceError):
+    """The user cancelled long work."""

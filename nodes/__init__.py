@@ -1,0 +1,12 @@
+"""ComfyUI adapters: one thin module per node over the `facespace` library."""
+import importlib
+
+# Along the user's path: load -> align -> train -> blend -> morph.
+NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "facespace_files", "blend", "morph")
+
+NODE_CLASS_MAPPINGS = {}
+NODE_DISPLAY_NAME_MAPPINGS = {}
+for _name in NODE_MODULES:
+    _module = importlib.import_module(f"{__name__}.{_name}")
+    NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
+    NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
