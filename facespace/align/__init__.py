@@ -1,0 +1,191 @@
+"""FFHQ alignment of real photos: find faces, measure 68 landmarks, crop the way FFHQ was cropped.
+
+    result = align_faces(folder="photos/", size=1024, backend="auto", faces="largest")
+    result.images      # IMAGE [N,size,size,3] float32 0..1
+    result.names       # one unique name per aligned face
+    result.records     # per face: source, landmarks, crop square, score (JSON-able)
+    result.previews    # the source photos with landmarks and crop squares drawn on them
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import FaceSpaceError, NoFaceError
+from ..imageops import pil_to_image
+from ..runtime import Runtime, get_runtime
+from .ffhq import align_ffhq, face_geometry, points_in_crop
+from .landmarks import BACKENDS, Face, LandmarkBackend, load_given_landmarks, make_backend
+from .overlay import draw_overlay
+from .photos import Photo, gather_photos
+
+FACE_CHOICES = ("largest", "all", "index")
+DEFAULT_SCORE_THRESHOLD = 0.5
+
+__all__ = ["align_faces", "AlignedFace", "AlignResult", "align_ffhq", "face_geometry", "points_in_crop",
+           "make_backend", "load_given_landmarks", "LandmarkBackend", "Face", "BACKENDS", "FACE_CHOICES",
+           "select_faces", "unique_names", "DEFAULT_SCORE_THRESHOLD"]
+
+
+@dataclass
+class AlignedFace:
+    name: str
+    image: Image.Image          # size x size RGB crop
+    source: str                 # file path or 'images[i]'
+    face_index: int             # position among the photo's kept faces, left to right
+    landmarks: np.ndarray       # [68,2] in the (upright) source photo
+    quad: np.ndarray            # [4,2] crop square in the source photo
+    score: float
+
+    def record(self) -> dict:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "face_index": self.face_index,
+            "score": None if not np.isfinite(self.score) else round(float(self.score), 4),
+            "size": self.image.width,
+            "landmarks": np.round(self.landmarks, 3).tolist(),
+            "quad": np.round(self.quad, 3).tolist(),
+        }
+
+
+@dataclass
+class AlignResult:
+    faces: list[AlignedFace] = field(default_factory=list)
+    previews: list[Image.Image] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)   # sources without a usable face (when skipping)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.faces]
+
+    @property
+    def images(self) -> torch.Tensor:
+        return pil_to_image([f.image for f in self.faces])
+
+    @property
+    def records(self) -> list[dict]:
+        return [f.record() for f in self.faces]
+
+
+def select_faces(faces: Sequence[Face], mode: str = "largest", index: int = 0,
+                 score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> list[Face]:
+    """Faces above the score threshold, left to right; then the largest, all, or the index-th (from 0)."""
+    if mode not in FACE_CHOICES:
+        raise FaceSpaceError(f"faces: unknown choice {mode!r}; choose one of {', '.join(FACE_CHOICES)}")
+    kept = sorted((f for f in faces if f.score >= score_threshold), key=lambda f: (f.box[0] + f.box[2]) / 2)
+    if not kept:
+        return []
+    if mode == "largest":
+        return [max(kept, key=lambda f: f.area)]
+    if mode == "index":
+        return [kept[index]] if 0 <= index < len(kept) else []
+    return kept
+
+
+def unique_names(wanted: Sequence[str], taken: set[str]) -> list[str]:
+    """Names made unique against each other and `taken` (a clash gets _2, _3, ...); `taken` is updated."""
+    out = []
+    for name in wanted:
+        candidate, k = name, 2
+        while candidate.lower() in taken:
+            candidate, k = f"{name}_{k}", k + 1
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | None = None,
+                files: Sequence[str | os.PathLike] = (), names: str | Sequence[str] | None = None,
+                size: int = 1024, backend: str | LandmarkBackend = "auto", faces: str = "largest",
+                face_index: int = 0, score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+                skip_missing: bool = False, landmarks=None, allow_download: bool = False,
+                download_dir: os.PathLike | None = None, preview: bool = True,
+                runtime: Runtime | None = None) -> AlignResult:
+    """Align every face asked for in the input photos to FFHQ's crop at size x size.
+
+    images / folder / files: the photos (an IMAGE batch, a folder, file paths), in that order.
+    names: one name per photo (comma/newline separated); default the file names ('face_01'... for images).
+    backend: 'auto', 'face_alignment', 'dlib', 'given' (with `landmarks`: JSON path/text/dict), or a backend.
+    faces: 'largest' (default), 'all', or 'index' (the face_index-th face from the left, from 0).
+    score_threshold: detections scoring lower are ignored (given landmarks always pass).
+    skip_missing: a photo without a face is skipped with a warning instead of raising NoFaceError.
+    allow_download: let the face_alignment backend fetch missing weights into download_dir
+    (default: the torch hub cache).
+    """
+    rt = get_runtime(runtime)
+    size = int(size)
+    if not 16 <= size <= 8192:
+        raise FaceSpaceError(f"size: expected an output size between 16 and 8192 pixels, got {size}")
+    if faces not in FACE_CHOICES:
+        raise FaceSpaceError(f"faces: unknown choice {faces!r}; choose one of {', '.join(FACE_CHOICES)}")
+    photos = gather_photos(images, folder, files, names)
+    detector = backend if isinstance(backend, LandmarkBackend) else _build_backend(
+        backend, landmarks, rt, allow_download, download_dir)
+
+    result = AlignResult()
+    taken: set[str] = set()
+    bar = rt.progress(len(photos), "aligning faces")
+    try:
+        for photo in photos:
+            rt.check_cancel()
+            chosen = _faces_in(photo, detector, faces, face_index, score_threshold)
+            if not chosen:
+                msg = _no_face_message(photo, faces, face_index, score_threshold)
+                if not skip_missing:
+                    raise NoFaceError(msg)
+                warnings.warn(msg + "; skipped")
+                result.skipped.append(photo.source)
+                if preview:
+                    result.previews.append(draw_overlay(photo.image, [], rejected=True))
+                bar.update(1, status=f"{photo.name}: no face")
+                continue
+            wanted = [photo.name] if len(chosen) == 1 else [f"{photo.name}_{i + 1:02d}" for i in range(len(chosen))]
+            drawn = []
+            for i, (face, name) in enumerate(zip(chosen, unique_names(wanted, taken))):
+                rt.check_cancel()
+                crop = align_ffhq(photo.image, face.landmarks, size)
+                quad = face_geometry(face.landmarks).quad
+                result.faces.append(AlignedFace(name, crop, photo.source, i, face.landmarks, quad, face.score))
+                drawn.append((face.landmarks, quad))
+            if preview:
+                result.previews.append(draw_overlay(photo.image, drawn))
+            bar.update(1, preview=result.faces[-1].image, status=result.faces[-1].name)
+    finally:
+        bar.close()
+    if not result.faces:
+        raise NoFaceError("no face found in any of the photos: " + ", ".join(result.skipped))
+    return result
+
+
+def _build_backend(name: str, landmarks, rt: Runtime, allow_download: bool, download_dir) -> LandmarkBackend:
+    if name not in BACKENDS:
+        raise FaceSpaceError(f"backend: unknown choice {name!r}; choose one of {', '.join(BACKENDS)}")
+    try:
+        model_dirs = list(rt.model_dirs("landmarks"))
+    except NotImplementedError:
+        model_dirs = []
+    if download_dir is None:
+        from .fan_backend import hub_checkpoints
+
+        download_dir = hub_checkpoints()
+    return make_backend(name, landmarks=landmarks, model_dirs=model_dirs, download_dir=download_dir,
+                        allow_download=allow_download, device=rt.device())
+
+
+def _faces_in(photo: Photo, detector: LandmarkBackend, mode: str, index: int, threshold: float) -> list[Face]:
+    found = detector.detect(np.asarray(photo.image), photo.source)
+    return select_faces(found, mode, index, threshold)
+
+
+def _no_face_message(photo: Photo, mode: str, index: int, threshold: float) -> str:
+    what = f"face number {index} (counting from 0, left to right)" if mode == "index" else "no face"
+    if mode == "index":
+        return f"{photo.source}: {what} not found with detection score >= {threshold}"
+    return f"{photo.source}: {what} found with detection score >= {threshold} ({photo.image.width}x{photo.image.height} px)"

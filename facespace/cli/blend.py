@@ -1,0 +1,132 @@
+"""`python -m facespace blend` and `python -m facespace morph`: new faces and morphs from a trained FaceSpace."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import FaceSpaceError
+from ..runtime import PlainRuntime
+
+
+def register(subparsers) -> None:
+    b = subparsers.add_parser(
+        "blend", help="blend the training faces of a FaceSpace into new faces",
+        description="Render blends of the training faces. Weights by name ('anna=0.6, bea=0.4', faces not named get "
+                    "0) or by position ('0.6, 0.4, 0, ...', one per face), or --random N blends from --seed.")
+    _common(b)
+    b.add_argument("--weights", default="", help="blend weights (default: every face equally)")
+    b.add_argument("--out", required=True,
+                   help="FILE.png (one blend, or a grid of several) or a folder (one numbered PNG per blend)")
+    b.add_argument("--chart", metavar="FILE.png", help="also write the blends with their weight bar charts above them")
+    b.add_argument("--random", type=int, metavar="N", help="make N random blends instead (|N(0,1)| per face)")
+    b.add_argument("--seed", type=int, default=0, help="seed of --random and of 'random' layer groups (default 0)")
+    b.add_argument("--raw", action="store_true", help="use the weights as given instead of dividing by their sum")
+    for group, what in (("coarse", "pose, face shape"), ("middle", "features, hair"), ("fine", "colours, skin")):
+        b.add_argument(f"--{group}", default="", metavar="WEIGHTS",
+                       help=f"weights for the {group} W+ layers ({what}); 'random' = random per blend")
+    b.set_defaults(run=run_blend)
+
+    m = subparsers.add_parser(
+        "morph", help="morph through the training faces of a FaceSpace",
+        description="Render a morph from face to face as a GIF, an MP4 (needs imageio-ffmpeg or ffmpeg on PATH) "
+                    "or a folder of numbered PNG frames.")
+    _common(m)
+    m.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or a folder for numbered PNGs")
+    m.add_argument("--frames", type=int, default=12, help="steps from one face to the next (default 12)")
+    m.add_argument("--hold", type=int, default=0, help="extra frames on each face (default 0)")
+    m.add_argument("--order", default="", help="faces to visit, comma separated (default: all, training order)")
+    m.add_argument("--easing", default="linear", choices=("linear", "smoothstep", "cosine"),
+                   help="pace within each transition (default linear)")
+    m.add_argument("--space", default="wplus", choices=("code", "wplus"),
+                   help="interpolate the W+ codes (default) or the face codes through the encoder")
+    m.add_argument("--loop", action="store_true", help="walk back to the first face for a seamless loop")
+    m.add_argument("--fps", type=float, default=25, help="frames per second of the GIF / MP4 (default 25)")
+    m.set_defaults(run=run_morph)
+
+
+def _common(p) -> None:
+    p.add_argument("facespace", metavar="FACESPACE", help="trained FaceSpace file (.safetensors)")
+    p.add_argument("--model", required=True,
+                   help="the StyleGAN generator file the FaceSpace was trained with (it is not stored in the FaceSpace)")
+    p.add_argument("--batch-size", type=int, default=8, help="images rendered at once (default 8)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def load_for_rendering(facespace_path, model_path, runtime=None):
+    """A FaceSpace file with its generator attached (refused when it was trained for another one)."""
+    from ..stylegan import StyleGAN, load_generator
+    from ..train import load_facespace
+
+    generator = load_generator(model_path)
+    return load_facespace(facespace_path, stylegan=StyleGAN(generator, name=Path(model_path).stem))
+
+
+PICTURE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def write_pictures(pics, out, overwrite: bool = False, folder_ok: bool = True, cols: int = 5) -> list[Path]:
+    """One picture file (several pictures tiled into a grid), or a folder of numbered PNGs."""
+    from ..fileio import atomic_path, check_writable
+    from ..imageops import grid
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix in PICTURE_SUFFIXES:
+        sheet = pics[0] if len(pics) == 1 else grid(pics, cols=min(len(pics), cols))
+        with atomic_path(out, overwrite) as tmp:
+            sheet.save(tmp, format=PICTURE_SUFFIXES[suffix])
+        return [out]
+    if suffix or not folder_ok:
+        raise FaceSpaceError(f"cannot write pictures to {out}: use a .png, .jpg or .webp file"
+                             + (" or a folder name" if folder_ok else ""))
+    paths = [out / f"blend_{i:03d}.png" for i in range(1, len(pics) + 1)]
+    for path in paths:
+        check_writable(path, overwrite)
+    for path, pic in zip(paths, pics):
+        with atomic_path(path, overwrite) as tmp:
+            pic.save(tmp, format="PNG")
+    return paths
+
+
+def run_blend(args) -> int:
+    from ..blend import format_weights, plan_blends, render_blends
+    from ..chart import charts_over_faces
+    from ..imageops import image_to_pil
+
+    rt = PlainRuntime(args.device)
+    fs = load_for_rendering(args.facespace, args.model, rt)
+    count = args.random if args.random is not None else 1
+    plan = plan_blends(fs.names, args.weights, mode="random" if args.random is not None else "weights",
+                       count=count, seed=args.seed, normalize=not args.raw,
+                       group_weights={"coarse": args.coarse, "middle": args.middle, "fine": args.fine},
+                       num_ws=fs.num_ws)
+    images = render_blends(fs, plan, runtime=rt, batch_size=args.batch_size)
+    written = write_pictures(image_to_pil(images), args.out, args.overwrite)
+    if args.chart:
+        charts = image_to_pil(charts_over_faces(images, fs.names, plan.chart_rows()))
+        written += write_pictures(charts, args.chart, args.overwrite, folder_ok=False)
+    for i, row in enumerate(plan.chart_rows(), start=1):
+        print(f"blend {i}: {format_weights(fs.names, row)}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def run_morph(args) -> int:
+    from ..morph import MorphPlan, parse_order, render_morph, save_morph
+
+    rt = PlainRuntime(args.device)
+    out = Path(args.out)
+    fs = load_for_rendering(args.facespace, args.model, rt)
+    plan = MorphPlan(parse_order(args.order, fs.names), frames=args.frames, hold=args.hold, easing=args.easing,
+                     space=args.space, loop=args.loop)
+    if out.suffix.lower() == ".mp4":
+        from ..morph import find_ffmpeg
+
+        if find_ffmpeg() is None:  # say so before rendering, not after
+            raise FaceSpaceError(f"cannot write {out}: no video encoder found (install imageio-ffmpeg or put ffmpeg "
+                                 f"on PATH); write a .gif or a folder of PNG frames instead")
+    frames = render_morph(fs, plan, runtime=rt, batch_size=args.batch_size)
+    saved = save_morph(frames, out, fps=args.fps, overwrite=args.overwrite)
+    where = f"{out} ({len(saved)} PNG frames)" if isinstance(saved, list) else str(saved)
+    print(f"wrote {where}: {len(frames)} frames through {', '.join(fs.names[i] for i in plan.order)}")
+    return 0

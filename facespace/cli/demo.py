@@ -1,0 +1,34 @@
+"""`python -m facespace demo`: the whole pipeline in one command."""
+from __future__ import annotations
+
+from ..runtime import PlainRuntime
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "demo", help="train a FaceSpace and write blends with charts and a morph, in one go",
+        description="With --model and --faces: your generator and photos (aligned first unless they are already "
+                    "square crops of one size). Without them: a self-check on a small built-in generator and "
+                    "synthetic pictures (not real faces) that needs nothing downloaded.")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--model", help="StyleGAN generator file")
+    p.add_argument("--faces", help="folder of face photos (aligned or not)")
+    p.add_argument("--steps", type=int, help="training steps (default: 200 for the self-check, else the trainer's)")
+    p.add_argument("--align", default="auto", choices=("auto", "always", "never"),
+                   help="align the photos first: auto (unless all are square crops of one size), always, never")
+    p.add_argument("--seed", type=int, default=0, help="seed of training and of the random blends (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..demo import run_demo
+
+    result = run_demo(args.out, model=args.model, faces=args.faces, steps=args.steps, overwrite=args.overwrite,
+                      align=args.align, seed=args.seed, runtime=PlainRuntime(args.device))
+    print(f"done in {result.seconds:.1f} s; wrote to {result.out_dir}:")
+    for key, path in result.files.items():
+        print(f"  {key:10s} {path}")
+    if result.self_check:
+        print("This was a SELF-CHECK on synthetic pictures, not real faces (see README.txt).")
+    return 0

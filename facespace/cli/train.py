@@ -1,0 +1,88 @@
+"""`python -m facespace train`: learn a FaceSpace from a folder of aligned faces."""
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+from ..errors import FaceSpaceError
+from ..fileio import check_writable
+from ..runtime import PlainRuntime
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="learn a FaceSpace (encoder + per-face W+) from aligned faces",
+        description="Train an encoder that maps one code per face onto the generator's W+ so that it reproduces "
+                    "each face; face names come from the image file names (sorted).")
+    p.add_argument("--model", required=True, help="generator file (any supported StyleGAN format)")
+    p.add_argument("--faces", required=True, metavar="DIR", help="folder of aligned face images")
+    p.add_argument("--out", required=True, metavar="FILE.safetensors", help="FaceSpace file to write")
+    p.add_argument("--encoder", choices=("linear", "mlp"), default=None,
+                   help="linear (exact convex blends; the fast default) or mlp (the original's network)")
+    p.add_argument("--schedule", choices=("fast", "original"), default="fast",
+                   help="fast (default): whole-batch W+ optimisation then distillation; original: the original "
+                        "research schedule")
+    p.add_argument("--steps", type=int, help="steps per cycle (epochs per cycle for --schedule original)")
+    p.add_argument("--cycles", type=int, help="learning-rate cycles")
+    p.add_argument("--lr", type=float, help="Adam learning rate")
+    p.add_argument("--anneal", type=float, help="learning-rate factor from one cycle to the next")
+    p.add_argument("--structural", type=float, help="weight of 1 - MS-SSIM")
+    p.add_argument("--perceptual", type=float, help="weight of the VGG16 loss (needs VGG16 weights in models/vgg)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--resolution", type=int,
+                   help="train at most at this resolution (default: 256 for fast, full for original)")
+    p.add_argument("--target-psnr", type=float, help="stop once every face reaches this PSNR in dB")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.set_defaults(run=run)
+
+
+def face_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FaceSpaceError(f"--faces {folder} is not a folder of aligned face images")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FaceSpaceError(f"--faces {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def run(args) -> int:
+    from PIL import Image
+
+    from ..imageops import pil_to_image
+    from ..stylegan import StyleGAN, load_generator
+    from ..train import TrainSettings, save_facespace, train_facespace
+
+    out = Path(args.out)
+    check_writable(out, args.overwrite)
+    files = face_files(Path(args.faces))
+    overrides = {k: v for k, v in {
+        "encoder": args.encoder, "steps": args.steps, "cycles": args.cycles, "lr": args.lr, "anneal": args.anneal,
+        "structural_weight": args.structural, "perceptual_weight": args.perceptual, "seed": args.seed,
+        "resolution": args.resolution, "target_psnr": args.target_psnr}.items() if v is not None}
+    settings = TrainSettings.preset(args.schedule, **overrides)
+    G = load_generator(args.model)
+    pics = []
+    for f in files:
+        try:
+            pic = Image.open(f).convert("RGB")
+        except OSError as exc:
+            raise FaceSpaceError(f"{f} is not a readable image: {exc}") from None
+        if pic.size != (G.resolution, G.resolution):
+            pic = pic.resize((G.resolution, G.resolution), Image.LANCZOS)
+        pics.append(pic)
+    names = [f.stem for f in files]
+    rt = PlainRuntime(args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fs = train_facespace(StyleGAN(G, name=Path(args.model).name), pil_to_image(pics), names, settings, rt)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    save_facespace(fs, out, overwrite=args.overwrite)
+    psnr = fs.metadata["psnr"]
+    print(f"wrote {out} ({len(names)} faces, {settings.encoder} encoder, {fs.metadata['steps_run']} steps, "
+          f"{fs.metadata['seconds']:.1f} s)")
+    print(f"PSNR at {fs.metadata['psnr_resolution']} px: " + ", ".join(f"{n} {v:.1f} dB" for n, v in psnr.items()))
+    return 0

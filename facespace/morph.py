@@ -1,0 +1,313 @@
+"""Morphs: a walk through the training faces, one frame batch ready for video nodes.
+
+Frame layout, with F = frames per transition and H = hold frames:
+- each face in the order is shown once, then H more times (a still of 1 + H frames);
+- between two faces come F - 1 in-between frames, so a transition takes F steps;
+- without loop the walk ends on the last face; with loop it walks back to the first face and
+  stops one step before it, so a looping player never shows the first face twice in a row.
+  Frames: (len(order) - 1) * F + 1 + len(order) * H without loop, len(order) * (F + H) with it.
+Endpoint frames are the faces' own reconstructions (`FaceSpace.encode` of the one-hot code).
+
+Easing shapes the pace inside each transition: the fraction of the way covered at step j is
+ease(j / F) with linear (t), smoothstep (3t^2 - 2t^3) or cosine ((1 - cos(pi t)) / 2).
+
+Interpolation space:
+- 'wplus': straight lines between the faces' W+ codes; W+ steps follow the easing exactly.
+- 'code':  lines between the one-hot codes, through the encoder. An MLP encoder bends that path
+  and would speed up and slow down along it, so the code parameter is re-timed by W+ arc length
+  (measured on `ARC_SAMPLES` points per transition, then refined on the frames' own distances):
+  W+ steps follow the easing here too.
+"""
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from .blend import resolve_name
+from .errors import FaceSpaceError, WeightsError
+from .fileio import atomic_path, check_writable
+from .imageops import image_to_pil
+from .runtime import Runtime, get_runtime
+
+EASINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda t: t,
+    "smoothstep": lambda t: t * t * (3 - 2 * t),
+    "cosine": lambda t: (1 - torch.cos(math.pi * t)) / 2,
+}
+SPACES = ("code", "wplus")
+ARC_SAMPLES = 64
+CHORD_PASSES = 4
+_ORDER_SEPARATORS = re.compile(r"[,;\n\r]+|\s*->\s*")
+
+
+def ease(name: str, t: torch.Tensor) -> torch.Tensor:
+    if name not in EASINGS:
+        raise FaceSpaceError(f"easing must be one of {', '.join(EASINGS)}, got {name!r}")
+    return EASINGS[name](torch.as_tensor(t, dtype=torch.float64))
+
+
+def parse_order(text: str, names: Sequence[str]) -> list[int]:
+    """'anna, bea, carla' (commas, semicolons, new lines or '->') -> face indices; empty = all faces."""
+    entries = [e.strip() for e in _ORDER_SEPARATORS.split(text or "") if e.strip()]
+    if not entries:
+        return list(range(len(names)))
+    order = [resolve_name(e, names) for e in entries]
+    for a, b in zip(order, order[1:]):
+        if a == b:
+            raise WeightsError(f"order: face {names[a]!r} follows itself; use hold frames to stay on a face")
+    return order
+
+
+@dataclass(frozen=True)
+class MorphPlan:
+    order: list[int]          # face indices, training order numbering
+    frames: int = 8           # steps per transition (F)
+    hold: int = 0             # extra frames on each face (H)
+    easing: str = "linear"
+    space: str = "code"
+    loop: bool = False
+
+    def __post_init__(self):
+        if len(self.order) < 2:
+            raise WeightsError(f"a morph needs at least two faces in its order, got {len(self.order)}")
+        if self.loop and len(self.order) > 1 and self.order[0] == self.order[-1]:
+            raise WeightsError("order ends on its first face and loop is on; drop the last face or loop")
+        if self.frames < 1:
+            raise FaceSpaceError(f"frames per transition must be 1 or more, got {self.frames}")
+        if self.hold < 0:
+            raise FaceSpaceError(f"hold frames must be 0 or more, got {self.hold}")
+        if self.space not in SPACES:
+            raise FaceSpaceError(f"space must be one of {', '.join(SPACES)}, got {self.space!r}")
+        ease(self.easing, torch.zeros(1))
+
+    @property
+    def stops(self) -> list[int]:
+        return self.order + [self.order[0]] if self.loop else list(self.order)
+
+    def schedule(self) -> list[tuple[int, float]]:
+        """One (transition index, eased fraction) per frame; the fraction is 0 at a face."""
+        F, H = self.frames, self.hold
+        fractions = ease(self.easing, torch.arange(F, dtype=torch.float64) / F).tolist()
+        out: list[tuple[int, float]] = []
+        transitions = len(self.stops) - 1
+        for k in range(transitions):
+            out += [(k, 0.0)] * (1 + H) + [(k, f) for f in fractions[1:]]
+        if not self.loop:
+            out += [(transitions - 1, 1.0)] * (1 + H)
+        return out
+
+    def frame_count(self) -> int:
+        n = len(self.order)
+        return n * (self.frames + self.hold) if self.loop else (n - 1) * self.frames + 1 + n * self.hold
+
+
+def face_codes(num_faces: int, indices: Sequence[int]) -> torch.Tensor:
+    """One-hot codes [len(indices), num_faces] float32."""
+    return torch.eye(num_faces, dtype=torch.float32)[list(indices)]
+
+
+def _code_line(num_faces: int, a: int, b: int, s: torch.Tensor) -> torch.Tensor:
+    """Codes on the line from face a (s=0) to face b (s=1), [len(s), num_faces] float32."""
+    codes = torch.zeros(len(s), num_faces, dtype=torch.float64)
+    codes[:, a] = 1 - s
+    codes[:, b] = s
+    return codes.float()
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear y(x) through increasing points (xp, fp), clamped at the ends."""
+    idx = torch.searchsorted(xp, x.clamp(xp[0], xp[-1]), right=True).clamp(1, len(xp) - 1)
+    lo, hi = xp[idx - 1], xp[idx]
+    w = torch.where(hi > lo, (x - lo) / (hi - lo).clamp_min(1e-300), torch.zeros_like(x))
+    return fp[idx - 1] + w.clamp(0, 1) * (fp[idx] - fp[idx - 1])
+
+
+def _fractions(ws: torch.Tensor) -> torch.Tensor | None:
+    """Cumulative W+ distance along consecutive points, as fractions 0..1 (None when it has no length)."""
+    seg = ws.double().flatten(1).diff(dim=0).norm(dim=1)
+    total = seg.sum()
+    if not torch.isfinite(total) or total <= 0:
+        return None
+    return torch.cat([torch.zeros(1, dtype=torch.float64), seg.cumsum(0) / total])
+
+
+def _retime(facespace, a: int, b: int, targets: torch.Tensor) -> torch.Tensor:
+    """Code-line parameters s at which the encoder's W+ path from face a to face b has covered the
+    `targets` fractions (0..1) of its length, measured between the frames themselves."""
+    n = len(facespace.names)
+    grid = torch.linspace(0, 1, ARC_SAMPLES + 1, dtype=torch.float64)
+    cum = _fractions(facespace.encode(_code_line(n, a, b, grid)))
+    if cum is None:
+        return targets.clone()
+    # Arc length on a fine grid first, then a few passes on the frames' own chords, so that
+    # neighbouring frames are as far apart in W+ as the easing says.
+    knots = torch.unique(torch.cat([targets.clamp(0, 1), torch.tensor([0.0, 1.0], dtype=torch.float64)]))
+    s = _interp(knots, cum, grid)
+    for _ in range(CHORD_PASSES):
+        chord = _fractions(facespace.encode(_code_line(n, a, b, s)))
+        if chord is None or not bool((chord.diff() > 0).all()):
+            break
+        s = _interp(knots, chord, s)
+    out = _interp(targets.clamp(0, 1), knots, s)
+    return torch.where(targets <= 0, torch.zeros_like(out), torch.where(targets >= 1, torch.ones_like(out), out))
+
+
+def morph_wplus(facespace, plan: MorphPlan) -> torch.Tensor:
+    """W+ [frames, num_ws, w_dim] float32 of every frame of the morph (cheap: no rendering)."""
+    n = len(facespace.names)
+    if max(plan.order) >= n or min(plan.order) < 0:
+        raise WeightsError(f"order holds a face index outside 0..{n - 1}")
+    stops = plan.stops
+    faces = facespace.encode(face_codes(n, range(n))).float()[stops]  # the reconstructions, as face_wplus()
+    schedule = plan.schedule()
+    out = torch.empty((len(schedule),) + tuple(faces.shape[1:]), dtype=torch.float32)
+    for k in range(len(stops) - 1):
+        rows = [i for i, (kk, _) in enumerate(schedule) if kk == k]
+        t = torch.tensor([schedule[i][1] for i in rows], dtype=torch.float64)
+        if plan.space == "wplus":
+            ws = torch.lerp(faces[k].double()[None], faces[k + 1].double()[None], t[:, None, None]).float()
+        else:
+            s = _retime(facespace, stops[k], stops[k + 1], t)
+            ws = facespace.encode(_code_line(n, stops[k], stops[k + 1], s)).float()
+        # The faces themselves are exactly their reconstructions, not a re-encoded approximation.
+        ws[t <= 0] = faces[k]
+        ws[t >= 1] = faces[k + 1]
+        out[rows] = ws
+    return out
+
+
+class _QuietRuntime(Runtime):
+    """The caller's runtime with progress reporting left to the caller (one bar for many chunks)."""
+
+    def __init__(self, inner: Runtime):
+        self.inner = inner
+
+    def device(self):
+        return self.inner.device()
+
+    def output_device(self):
+        return self.inner.output_device()
+
+    def load(self, module):
+        return self.inner.load(module)
+
+    def check_cancel(self) -> None:
+        self.inner.check_cancel()
+
+    def model_dirs(self, kind):
+        return self.inner.model_dirs(kind)
+
+    def grad_enabled(self):
+        return self.inner.grad_enabled()
+
+
+def render_frames(stylegan, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "morph") -> torch.Tensor:
+    """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] float32 0..1, written chunk by chunk into one preallocated
+    batch: memory holds the output plus one chunk, never a second copy of the output."""
+    rt = get_runtime(runtime)
+    quiet = _QuietRuntime(rt)
+    batch_size = max(1, int(batch_size))
+    n = ws.shape[0]
+    out = None
+    progress = rt.progress(n, desc)
+    try:
+        for start in range(0, n, batch_size):
+            rt.check_cancel()
+            chunk = stylegan.render(ws[start:start + batch_size], runtime=quiet, batch_size=batch_size)
+            if out is None:
+                out = torch.empty((n,) + tuple(chunk.shape[1:]), dtype=torch.float32, device=chunk.device)
+            out[start:start + chunk.shape[0]] = chunk.clamp(0, 1)
+            progress.update(chunk.shape[0], preview=image_to_pil(chunk[-1])[0],
+                            status=f"frame {start + chunk.shape[0]}/{n}")
+    finally:
+        progress.close()
+    return out
+
+
+def render_morph(facespace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
+    """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames."""
+    stylegan = getattr(facespace, "stylegan", None)
+    if stylegan is None:
+        raise FaceSpaceError("this FaceSpace has no generator attached; load it with its StyleGAN")
+    return render_frames(stylegan, morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
+
+
+# ---------------------------------------------------------------- saving a morph
+
+def find_ffmpeg() -> str | None:
+    """An ffmpeg executable: imageio-ffmpeg's bundled one, else ffmpeg on PATH."""
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception:  # not installed, or its binary is missing
+        return shutil.which("ffmpeg")
+
+
+def write_gif(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = False) -> Path:
+    pics = image_to_pil(frames)
+    duration = max(20, round(1000 / fps / 10) * 10)  # GIF delays are in 1/100 s
+    with atomic_path(path, overwrite) as tmp:
+        pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:], duration=duration, loop=0,
+                     optimize=False)
+    return Path(path)
+
+
+def write_mp4(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = False) -> Path:
+    exe = find_ffmpeg()
+    if exe is None:
+        raise FaceSpaceError(f"cannot write {path}: no video encoder found (install imageio-ffmpeg or put ffmpeg "
+                             f"on PATH); write a .gif or a folder of PNG frames instead")
+    n, h, w, _ = frames.shape
+    with atomic_path(path, overwrite) as tmp:
+        cmd = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+               "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264",
+               "-pix_fmt", "yuv420p", "-f", "mp4", str(tmp)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            for i in range(n):
+                proc.stdin.write((frames[i].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy().tobytes())
+        except BrokenPipeError:
+            pass
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            raise FaceSpaceError(f"ffmpeg could not write {path}: {err.decode(errors='replace').strip()[-400:]}")
+    return Path(path)
+
+
+def write_frames(frames: torch.Tensor, folder, overwrite: bool = False, prefix: str = "frame") -> list[Path]:
+    """Numbered PNGs frame_00000.png ... in `folder` (created); refuses to replace files unless `overwrite`."""
+    folder = Path(folder)
+    digits = max(5, len(str(len(frames) - 1)))
+    paths = [folder / f"{prefix}_{i:0{digits}d}.png" for i in range(len(frames))]
+    for p in paths:
+        check_writable(p, overwrite)
+    folder.mkdir(parents=True, exist_ok=True)
+    for p, pic in zip(paths, image_to_pil(frames)):
+        with atomic_path(p, overwrite) as tmp:
+            pic.save(tmp, format="PNG")
+    return paths
+
+
+def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = False):
+    """By the name: .gif (PIL), .mp4 (ffmpeg), anything else a folder of numbered PNGs."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix == ".gif":
+        return write_gif(frames, out, fps, overwrite)
+    if suffix in (".mp4", ".m4v", ".mov"):
+        return write_mp4(frames, out, fps, overwrite)
+    if suffix and not out.is_dir():
+        raise FaceSpaceError(f"cannot write a morph to {out}: use a .gif, an .mp4 or a folder name")
+    return write_frames(frames, out, overwrite)
+
+
+__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph", "render_frames", "save_morph",
+           "write_gif", "write_mp4", "write_frames", "find_ffmpeg", "face_codes"]

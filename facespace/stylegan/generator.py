@@ -1,0 +1,134 @@
+"""The Generator module: mapping + truncation + synthesis for both StyleGAN families.
+
+`arch` is a JSON-able dict of constructor arguments stored with the weights, so any file we
+write or convert can be rebuilt with `build_generator(arch)`.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ModelFormatError
+from .layers import MappingNetwork
+from .stylegan1 import SynthesisNetwork1
+from .stylegan2 import SynthesisNetwork2
+
+FAMILIES = ("stylegan1", "stylegan2")
+NOISE_MODES = ("const", "random", "none")
+
+
+def default_channels(resolution: int, channel_base: int, channel_max: int) -> dict[int, int]:
+    return {2 ** i: min(channel_base // 2 ** i, channel_max) for i in range(2, int(math.log2(resolution)) + 1)}
+
+
+def normalize_arch(arch: dict) -> dict:
+    """Fill defaults and check an arch dict; returns a JSON-able copy with string channel keys."""
+    a = copy.deepcopy(dict(arch))
+    family = a.get("family")
+    if family not in FAMILIES:
+        raise ModelFormatError(f"generator arch has family {family!r}; expected one of {FAMILIES}")
+    res = int(a.get("resolution", 0))
+    if res < 4 or res & (res - 1):
+        raise ModelFormatError(f"generator resolution {res} is not a power of two >= 4")
+    a["resolution"] = res
+    a.setdefault("z_dim", 512)
+    a.setdefault("w_dim", 512)
+    a.setdefault("img_channels", 3)
+    a.setdefault("mapping_layers", 8)
+    a.setdefault("mapping_hidden", a["w_dim"])
+    a.setdefault("mapping_lr_mul", 0.01)
+    if "channels" not in a:
+        base = a.pop("channel_base", 8192 if family == "stylegan1" else 32768)
+        cmax = a.pop("channel_max", 512)
+        if family == "stylegan1":  # nf(stage) = base / 2^stage at stage log2(res) - 1
+            a["channels"] = {r: min(base * 2 // r, cmax) for r in default_channels(res, 1, 1)}
+        else:
+            a["channels"] = default_channels(res, base, cmax)
+    a["channels"] = {str(int(k)): int(v) for k, v in a["channels"].items()}
+    missing = [r for r in default_channels(res, 1, 1) if str(r) not in a["channels"]]
+    if missing:
+        raise ModelFormatError(f"generator arch lacks channel counts for resolutions {missing}")
+    if family == "stylegan2":
+        a.setdefault("conv_clamp", None)
+        a.setdefault("resample_filter", [1, 3, 3, 1])
+    else:
+        a.setdefault("blur_filter", [1, 2, 1])
+        a.setdefault("fused_min_res", 128)
+    return a
+
+
+class Generator(nn.Module):
+    def __init__(self, arch: dict):
+        super().__init__()
+        arch = normalize_arch(arch)
+        self.arch = arch
+        self.family: str = arch["family"]
+        self.z_dim: int = arch["z_dim"]
+        self.w_dim: int = arch["w_dim"]
+        self.resolution: int = arch["resolution"]
+        self.img_channels: int = arch["img_channels"]
+        self.provenance: dict = {}
+        channels = {int(k): v for k, v in arch["channels"].items()}
+        self.mapping_network = MappingNetwork(self.z_dim, self.w_dim, arch["mapping_layers"], arch["mapping_hidden"],
+                                              arch["mapping_lr_mul"], style=self.family)
+        if self.family == "stylegan2":
+            self.synthesis_network = SynthesisNetwork2(self.w_dim, self.resolution, self.img_channels, channels,
+                                                       arch["resample_filter"], arch["conv_clamp"])
+        else:
+            self.synthesis_network = SynthesisNetwork1(self.w_dim, self.resolution, self.img_channels, channels,
+                                                       arch["blur_filter"], arch["fused_min_res"])
+        self.num_ws: int = self.synthesis_network.num_ws
+        self.register_buffer("w_avg", torch.zeros(self.w_dim))
+
+    def mapping(self, z: torch.Tensor, psi: float = 1.0, cutoff: int | None = None) -> torch.Tensor:
+        """z [N,z_dim] -> W+ [N,num_ws,w_dim], truncated toward w_avg on layers < cutoff (None = all)."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape [N,{self.z_dim}], got {tuple(z.shape)}")
+        w = self.mapping_network(z.to(self.w_avg.dtype))
+        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if psi != 1:
+            n = self.num_ws if cutoff is None else max(0, min(int(cutoff), self.num_ws))
+            avg = self.w_avg.to(ws.dtype)
+            ws[:, :n] = avg + (ws[:, :n] - avg) * psi
+        return ws
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
+                  fused: bool | None = None) -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] -> image [N,C,R,R] (about -1..1); R = min(resolution, max_resolution)."""
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f"ws must have shape [N,{self.num_ws},{self.w_dim}], got {tuple(ws.shape)}")
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if max_resolution is not None:
+            max_resolution = int(max_resolution)
+            if max_resolution < 4 or max_resolution & (max_resolution - 1):
+                raise ValueError(f"max_resolution must be a power of two >= 4, got {max_resolution}")
+        return self.synthesis_network(ws, noise_mode=noise_mode, max_resolution=max_resolution, fused=fused)
+
+    def forward(self, z: torch.Tensor, psi: float = 1.0, cutoff: int | None = None,
+                noise_mode: str = "const") -> torch.Tensor:
+        return self.synthesis(self.mapping(z, psi, cutoff), noise_mode=noise_mode)
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def fingerprint(self) -> str:
+        """Stable short hex digest of arch + weights (independent of device and dtype)."""
+        h = hashlib.sha256(json.dumps(self.arch, sort_keys=True).encode())
+        for name, t in sorted(self.state_dict().items()):
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy()).tobytes())
+        return h.hexdigest()[:16]
+
+    def extra_repr(self) -> str:
+        return f"family={self.family}, resolution={self.resolution}, num_ws={self.num_ws}, w_dim={self.w_dim}"
+
+
+def build_generator(arch: dict) -> Generator:
+    return Generator(arch)

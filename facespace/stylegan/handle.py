@@ -1,0 +1,94 @@
+"""`StyleGAN`: a loaded generator plus how to render with it (what the STYLEGAN socket carries)."""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..imageops import image_to_pil, native_to_image
+from ..runtime import Runtime, get_runtime
+from .generator import Generator
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def z_from_seeds(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
+    """One z per seed, drawn the way NVIDIA's scripts draw them (numpy RandomState(seed).randn)."""
+    return torch.from_numpy(np.stack([np.random.RandomState(int(s) % 2 ** 32).randn(z_dim) for s in seeds])).float()
+
+
+def precision_context(device: torch.device, dtype: torch.dtype):
+    """Reduced precision runs under autocast on a GPU; the CPU always renders in float32."""
+    if dtype == torch.float32 or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+@dataclass
+class StyleGAN:
+    generator: Generator
+    psi: float = 0.7
+    cutoff: int | None = None
+    noise_mode: str = "const"
+    dtype: torch.dtype = torch.float32
+    name: str = ""
+
+    @property
+    def num_ws(self) -> int:
+        return self.generator.num_ws
+
+    @property
+    def w_dim(self) -> int:
+        return self.generator.w_dim
+
+    @property
+    def resolution(self) -> int:
+        return self.generator.resolution
+
+    def render(self, ws: torch.Tensor, runtime: Runtime | None = None, batch_size: int = 8) -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] float32 0..1 on the output device (CPU), in chunks."""
+        rt = get_runtime(runtime)
+        G = self.generator
+        if ws.ndim == 2:
+            ws = ws.unsqueeze(1).repeat(1, G.num_ws, 1)
+        if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
+            raise ValueError(f"W+ must have shape [N,{G.num_ws},{G.w_dim}] for {self.name or 'this generator'}, "
+                             f"got {tuple(ws.shape)}")
+        module = rt.load(G)
+        device = rt.device()
+        batch_size = max(1, int(batch_size))
+        out = []
+        progress = rt.progress(ws.shape[0], f"render {self.name}".strip())
+        try:
+            for start in range(0, ws.shape[0], batch_size):
+                rt.check_cancel()
+                chunk = ws[start:start + batch_size].to(device=device, dtype=torch.float32)
+                with torch.no_grad(), precision_context(device, self.dtype):
+                    img = module.synthesis(chunk, noise_mode=self.noise_mode)
+                img = native_to_image(img).to(rt.output_device())
+                out.append(img)
+                progress.update(img.shape[0], preview=image_to_pil(img[-1])[0])
+        finally:
+            progress.close()
+        return torch.cat(out)
+
+    def mapping(self, z: torch.Tensor, runtime: Runtime | None = None) -> torch.Tensor:
+        """z [N,z_dim] -> truncated W+ [N,num_ws,w_dim] float32 on the CPU."""
+        rt = get_runtime(runtime)
+        module = rt.load(self.generator)
+        with torch.no_grad():
+            ws = module.mapping(z.to(rt.device(), torch.float32), psi=self.psi, cutoff=self.cutoff)
+        return ws.float().cpu()
+
+    def sample(self, seeds_or_z, runtime: Runtime | None = None, batch_size: int = 8) -> torch.Tensor:
+        """Seeds (int or list of ints) or z [N,z_dim] -> truncated -> IMAGE [N,H,W,3]."""
+        if isinstance(seeds_or_z, (int, np.integer)):
+            seeds_or_z = [int(seeds_or_z)]
+        if isinstance(seeds_or_z, torch.Tensor):
+            z = seeds_or_z
+        else:
+            z = z_from_seeds(list(seeds_or_z), self.generator.z_dim)
+        return self.render(self.mapping(z, runtime), runtime, batch_size)

@@ -1,0 +1,62 @@
+"""The pack's own generator file: a .safetensors with the weights, the arch and the provenance."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import ModelFormatError
+from ..fileio import atomic_path
+from .generator import Generator, build_generator
+
+FORMAT_TAG = "facespace.stylegan"
+FORMAT_VERSION = "1"
+
+
+def save_generator(G: Generator, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write weights + arch + provenance; never replaces an existing file unless `overwrite`."""
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in G.state_dict().items()}
+    meta = {
+        "format": FORMAT_TAG,
+        "format_version": FORMAT_VERSION,
+        "arch": json.dumps(G.arch, sort_keys=True),
+        "provenance": json.dumps(G.provenance, sort_keys=True, default=str),
+        "fingerprint": G.fingerprint(),
+    }
+    path = Path(path)
+    with atomic_path(path, overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def load_native(path: Path, header: dict) -> Generator:
+    meta = header.get("__metadata__") or {}
+    if meta.get("format") != FORMAT_TAG:
+        raise ModelFormatError(
+            f"{path.name} is a safetensors file but not a FaceSpace generator (no '{FORMAT_TAG}' metadata); "
+            "convert the original StyleGAN file with `python -m facespace convert`")
+    try:
+        arch = json.loads(meta["arch"])
+        provenance = json.loads(meta.get("provenance", "{}"))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{path.name}: generator metadata is damaged ({exc})") from None
+    G = build_generator(arch)
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for damaged data
+        raise ModelFormatError(f"{path.name}: cannot read the tensors ({exc})") from None
+    expected = G.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise ModelFormatError(f"{path.name}: tensors do not match its arch (missing {missing[:5]}, unexpected {extra[:5]})")
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise ModelFormatError(f"{path.name}: tensor {k} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}")
+    G.load_state_dict(state)
+    G.provenance = provenance
+    G.provenance.setdefault("file", path.name)
+    return G.eval().requires_grad_(False)

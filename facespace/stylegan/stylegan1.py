@@ -1,0 +1,117 @@
+"""StyleGAN1 synthesis network (NVIDIA's FFHQ configuration: constant input, 'linear' structure at lod 0).
+
+Every convolution is followed by the layer epilogue: noise -> bias -> leaky ReLU(0.2) -> instance
+norm -> style modulation x * (s0 + 1) + s1. Upsampling is nearest + conv below `fused_min_res` and a
+transposed conv with a 4x4 kernel (the 3x3 kernel summed over 2x2 shifts) from there on; both are
+followed by the [1,2,1] blur.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import SQRT2, EqualLinear, depthwise_fir, make_filter
+from .stylegan2 import noise_for
+
+
+class Epilogue(nn.Module):
+    def __init__(self, channels: int, w_dim: int, resolution: int):
+        super().__init__()
+        self.noise_weight = nn.Parameter(torch.zeros(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.style = EqualLinear(w_dim, 2 * channels)
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+
+    def forward(self, x, w, noise_mode: str):
+        noise = noise_for(x, self.noise_const, noise_mode)
+        c = x.shape[1]
+        if noise is not None:
+            x = torch.addcmul(x, noise, self.noise_weight.to(x.dtype).reshape(1, c, 1, 1))
+        x = F.leaky_relu(x + self.bias.to(x.dtype).reshape(1, c, 1, 1), 0.2)
+        x = F.instance_norm(x.float(), eps=1e-8).to(x.dtype)
+        s = self.style(w)
+        return torch.addcmul(s[:, c:, None, None], x, s[:, :c, None, None] + 1)
+
+
+class ConvLayer(nn.Module):
+    """3x3 conv with run-time He scaling (gain sqrt 2), optionally upsampling 2x, then blur when upsampling."""
+
+    def __init__(self, in_channels: int, out_channels: int, up: bool = False, fused_up: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        self.weight_gain = SQRT2 / math.sqrt(in_channels * 9)
+        self.up, self.fused_up = up, fused_up
+
+    def forward(self, x, blur_filter):
+        w = self.weight.to(x.dtype) * self.weight_gain
+        if not self.up:
+            return F.conv2d(x, w, padding=1)
+        if self.fused_up:
+            w = F.pad(w.transpose(0, 1), [1, 1, 1, 1])
+            w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+            x = F.conv_transpose2d(x, w, stride=2, padding=1)
+        else:
+            x = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), w, padding=1)
+        return depthwise_fir(x, blur_filter.to(x.dtype), (1, 1, 1, 1))
+
+
+class ToRGB(nn.Module):
+    def __init__(self, in_channels: int, img_channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(img_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(img_channels))
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight.to(x.dtype) * self.weight_gain, self.bias.to(x.dtype))
+
+
+class Block1(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 fused_min_res: int):
+        super().__init__()
+        self.resolution = resolution
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.ones(out_channels, resolution, resolution))
+            self.epi0 = Epilogue(out_channels, w_dim, resolution)
+            self.conv1 = ConvLayer(out_channels, out_channels)
+        else:
+            self.conv0 = ConvLayer(in_channels, out_channels, up=True, fused_up=resolution >= fused_min_res)
+            self.epi0 = Epilogue(out_channels, w_dim, resolution)
+            self.conv1 = ConvLayer(out_channels, out_channels)
+        self.epi1 = Epilogue(out_channels, w_dim, resolution)
+        self.torgb = ToRGB(out_channels, img_channels)
+
+    def forward(self, x, ws, noise_mode, blur_filter):
+        if x is None:
+            x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+        else:
+            x = self.conv0(x, blur_filter)
+        x = self.epi0(x, ws[:, 0], noise_mode)
+        x = self.epi1(self.conv1(x, blur_filter), ws[:, 1], noise_mode)
+        return x
+
+
+class SynthesisNetwork1(nn.Module):
+    def __init__(self, w_dim: int, resolution: int, img_channels: int, channels: dict[int, int],
+                 blur_filter=(1, 2, 1), fused_min_res: int = 128):
+        super().__init__()
+        self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
+        self.register_buffer("blur_filter", make_filter(blur_filter), persistent=False)
+        for res in self.resolutions:
+            cin = 0 if res == 4 else channels[res // 2]
+            self.add_module(f"b{res}", Block1(cin, channels[res], w_dim, res, img_channels, fused_min_res))
+        self.num_ws = 2 * len(self.resolutions)
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
+                fused: bool | None = None) -> torch.Tensor:
+        x = None
+        for i, res in enumerate(self.resolutions):
+            block = getattr(self, f"b{res}")
+            x = block(x, ws[:, 2 * i:2 * i + 2], noise_mode, self.blur_filter)
+            if max_resolution is not None and res >= max_resolution:
+                break
+        return block.torgb(x)

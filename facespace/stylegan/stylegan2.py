@@ -1,0 +1,121 @@
+"""StyleGAN2 synthesis network ("skip" generator of config-f and the ADA-PyTorch configs)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import SQRT2, EqualLinear, make_filter, modulated_conv2d, upsample2d
+
+
+def noise_for(x: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
+    if mode == "const":
+        return const.to(x.dtype)
+    if mode == "random":
+        return torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+    if mode == "none":
+        return None
+    raise ValueError(f"noise mode must be 'const', 'random' or 'none', got {mode!r}")
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (+ optional 2x up) -> noise -> bias -> leaky ReLU * sqrt(2) (-> clamp)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
+                 conv_clamp: float | None = None):
+        super().__init__()
+        self.up = up
+        self.conv_clamp = conv_clamp
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+
+    def forward(self, x, w, noise_mode: str, filt: torch.Tensor, fused: bool | None = None):
+        styles = self.affine(w)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused)
+        noise = noise_for(x, self.noise_const, noise_mode)
+        if noise is not None:
+            x = x + noise * self.noise_strength.to(x.dtype)
+        x = F.leaky_relu(x + self.bias.to(x.dtype).reshape(1, -1, 1, 1), 0.2) * SQRT2
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 conv without demodulation, + bias."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, conv_clamp: float | None = None):
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+
+    def forward(self, x, w, fused: bool | None = None):
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
+        x = x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: (const | up-conv) -> conv -> ToRGB added onto the upsampled running image."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
+                 conv_clamp: float | None):
+        super().__init__()
+        self.resolution = resolution
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True, conv_clamp=conv_clamp)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution, conv_clamp=conv_clamp)
+        self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
+        self.num_conv = 1 if in_channels == 0 else 2
+
+    def forward(self, x, img, ws, noise_mode, filt, fused=None):
+        i = 0
+        if x is None:
+            x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+        else:
+            x = self.conv0(x, ws[:, i], noise_mode, filt, fused)
+            i += 1
+        x = self.conv1(x, ws[:, i], noise_mode, filt, fused)
+        y = self.torgb(x, ws[:, i + 1], fused)
+        img = y if img is None else upsample2d(img, filt.to(y.dtype)) + y
+        return x, img
+
+
+class SynthesisNetwork2(nn.Module):
+    def __init__(self, w_dim: int, resolution: int, img_channels: int, channels: dict[int, int],
+                 resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None):
+        super().__init__()
+        self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
+        self.register_buffer("resample_filter", make_filter(resample_filter), persistent=False)
+        self.num_ws = 0
+        for res in self.resolutions:
+            cin = 0 if res == 4 else channels[res // 2]
+            block = SynthesisBlock(cin, channels[res], w_dim, res, img_channels, conv_clamp)
+            self.add_module(f"b{res}", block)
+            self.num_ws += block.num_conv
+        self.num_ws += 1  # the last ToRGB
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
+                fused: bool | None = None) -> torch.Tensor:
+        x = img = None
+        w_idx = 0
+        for res in self.resolutions:
+            block = getattr(self, f"b{res}")
+            x, img = block(x, img, ws[:, w_idx:w_idx + block.num_conv + 1], noise_mode, self.resample_filter, fused)
+            w_idx += block.num_conv
+            if max_resolution is not None and res >= max_resolution:
+                break
+        return img

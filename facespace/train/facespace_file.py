@@ -1,0 +1,130 @@
+"""The FaceSpace file: one .safetensors with the encoder, the per-face codes and W+ table, and JSON metadata.
+
+Tensors: `encoder.<state-dict key>`, `codes` [N,N] (one-hot code per face), `wplus_table` [N,num_ws,w_dim].
+Header metadata (strings): `format` = "facespace", `format_version`, and `facespace`, a JSON object with
+names, generator_fingerprint, resolution, num_ws, w_dim, encoder_kind, encoder_kwargs and the training
+record (settings, compact loss history, per-face PSNR, ...).
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..errors import FingerprintMismatchError, ModelFormatError
+from ..fileio import atomic_path, check_writable
+from .encoders import build_encoder
+from .facespace_model import FaceSpace
+
+FORMAT = "facespace"
+FORMAT_VERSION = 1
+_CORE_KEYS = ("names", "generator_fingerprint", "resolution", "num_ws", "w_dim", "encoder_kind", "encoder_kwargs")
+
+
+def save_facespace(fs: FaceSpace, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write `fs` atomically; an existing file is replaced only when `overwrite`."""
+    path = check_writable(path, overwrite)
+    tensors = {f"encoder.{k}": v.detach().float().cpu().contiguous() for k, v in fs.encoder.state_dict().items()}
+    tensors["codes"] = fs.face_codes.contiguous()
+    tensors["wplus_table"] = fs.wplus_table.detach().float().cpu().contiguous()
+    info = {k: v for k, v in fs.metadata.items() if k not in _CORE_KEYS}
+    info.update(names=fs.names, generator_fingerprint=fs.generator_fingerprint, resolution=fs.resolution,
+                num_ws=fs.num_ws, w_dim=fs.w_dim, encoder_kind=fs.encoder_kind, encoder_kwargs=fs.encoder_kwargs)
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "facespace": json.dumps(info, default=_jsonable)}
+    with atomic_path(path, overwrite) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+    return path
+
+
+def _jsonable(obj: Any):
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if hasattr(obj, "item"):
+        return obj.item()
+    return str(obj)
+
+
+def _read_header(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            raw_len = f.read(8)
+            if len(raw_len) != 8:
+                raise ModelFormatError(f"{path} is not a FaceSpace file: too short for a safetensors header")
+            (n,) = struct.unpack("<Q", raw_len)
+            if n <= 0 or n > 100_000_000 or n > path.stat().st_size - 8:
+                raise ModelFormatError(f"{path} is not a FaceSpace file: not a safetensors file")
+            return json.loads(f.read(n).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{path} is not a FaceSpace file: unreadable safetensors header ({exc})") from None
+
+
+def read_facespace_info(path: str | os.PathLike) -> dict:
+    """Names, generator fingerprint, sizes and training record from the header only (no tensors read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"FaceSpace file {path} not found")
+    meta = _read_header(path).get("__metadata__") or {}
+    if meta.get("format") != FORMAT:
+        raise ModelFormatError(f"{path} is not a FaceSpace file (a .safetensors written by FaceSpace training "
+                               f"was expected; its metadata format is {meta.get('format')!r})")
+    version = meta.get("format_version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise ModelFormatError(f"{path} has FaceSpace format version {version!r}; this version reads up to "
+                               f"{FORMAT_VERSION}")
+    try:
+        info = json.loads(meta["facespace"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: bad metadata ({exc})") from None
+    missing = [k for k in _CORE_KEYS if k not in info]
+    if missing:
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: metadata lacks {missing}")
+    info["format_version"] = int(version)
+    return info
+
+
+def load_facespace(path: str | os.PathLike, stylegan=None, allow_mismatch: bool = False) -> FaceSpace:
+    """Read a FaceSpace file; with `stylegan`, check that it was trained for that generator and attach it."""
+    path = Path(path)
+    info = read_facespace_info(path)
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
+    try:
+        table = tensors["wplus_table"]
+        state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
+        encoder = build_encoder(info["encoder_kind"], **info["encoder_kwargs"])
+        encoder.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
+    if tuple(table.shape) != (len(info["names"]), info["num_ws"], info["w_dim"]):
+        raise ModelFormatError(f"{path}: W+ table shape {tuple(table.shape)} does not match "
+                               f"{len(info['names'])} faces x {info['num_ws']} x {info['w_dim']}")
+    metadata = {k: v for k, v in info.items() if k not in _CORE_KEYS and k != "format_version"}
+    fs = FaceSpace(info["names"], encoder, info["encoder_kind"], table, info["resolution"],
+                   info["generator_fingerprint"], metadata)
+    if stylegan is not None:
+        attach_stylegan(fs, stylegan, allow_mismatch=allow_mismatch, source=str(path))
+    return fs
+
+
+def attach_stylegan(fs: FaceSpace, stylegan, allow_mismatch: bool = False, source: str = "the FaceSpace") -> FaceSpace:
+    """Attach the generator to render with, refusing one the FaceSpace was not trained for."""
+    G = stylegan.generator
+    if (G.num_ws, G.w_dim) != (fs.num_ws, fs.w_dim):
+        raise FingerprintMismatchError(
+            f"{source} was trained for a generator with W+ {fs.num_ws}x{fs.w_dim}; the given generator "
+            f"{getattr(stylegan, 'name', '') or ''} has {G.num_ws}x{G.w_dim}, so it cannot render this FaceSpace")
+    fingerprint = G.fingerprint()
+    if fingerprint != fs.generator_fingerprint and not allow_mismatch:
+        raise FingerprintMismatchError(
+            f"{source} was trained for generator {fs.generator_fingerprint}, but the given generator "
+            f"{getattr(stylegan, 'name', '') or ''} is {fingerprint}; load the generator it was trained with, "
+            f"or allow the mismatch to use it anyway")
+    fs.stylegan = stylegan
+    return fs

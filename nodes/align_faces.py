@@ -1,0 +1,82 @@
+"""AlignFaces node: FFHQ-aligned face crops from an IMAGE batch and/or a folder of photos."""
+from __future__ import annotations
+
+import torch
+
+from facespace.align import BACKENDS, DEFAULT_SCORE_THRESHOLD, FACE_CHOICES, align_faces
+from facespace.imageops import pil_to_image
+
+from .comfy import IN_COMFYUI, runtime, save_dir
+
+NAMES_SEPARATOR = ","
+
+
+class FaceSpaceAlignFaces:
+    CATEGORY = "FaceSpace"
+    FUNCTION = "align"
+    RETURN_TYPES = ("IMAGE", "STRING", "IMAGE")
+    RETURN_NAMES = ("aligned", "names", "preview")
+    OUTPUT_TOOLTIPS = (
+        "The aligned faces, size x size each, cropped the way FFHQ was (ready for encoder training).",
+        "One unique name per aligned face, comma separated, in batch order (from the file names or the names "
+        "input; several faces in one photo get _01, _02 ...).",
+        "The source photos with the 68 landmarks, eye centres and crop square drawn on them "
+        "(red frame: no face found, skipped).",
+    )
+    DESCRIPTION = "Find faces in photos and crop each the way StyleGAN's FFHQ training faces were aligned."
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "size": ("INT", {"default": 1024, "min": 16, "max": 4096, "step": 8,
+                                 "tooltip": "Output size in pixels. Ignored when a STYLEGAN is connected "
+                                            "(its resolution is used)."}),
+                "backend": (list(BACKENDS), {"default": "auto",
+                                             "tooltip": "Landmark detector. auto: face_alignment when its weights are "
+                                                        "in models/landmarks, else dlib. given: your own landmarks "
+                                                        "(landmarks_json)."}),
+                "faces": (list(FACE_CHOICES), {"default": "largest",
+                                               "tooltip": "Faces per photo: the largest, all of them, or the "
+                                                          "face_index-th from the left."}),
+                "face_index": ("INT", {"default": 0, "min": 0, "max": 99,
+                                       "tooltip": "With faces = index: which face, counting from 0 left to right."}),
+                "score_threshold": ("FLOAT", {"default": DEFAULT_SCORE_THRESHOLD, "min": -2.0, "max": 10.0, "step": 0.05,
+                                              "tooltip": "Ignore detections scoring lower (filters false faces; dlib "
+                                                         "scores about 1 for clear faces, face_alignment 0..1)."}),
+                "skip_missing": ("BOOLEAN", {"default": False,
+                                             "tooltip": "Skip photos without a face (with a warning) instead of "
+                                                        "stopping with an error."}),
+                "allow_download": ("BOOLEAN", {"default": False,
+                                               "tooltip": "Let the face_alignment backend download its two weight "
+                                                          "files into models/landmarks when they are missing."}),
+            },
+            "optional": {
+                "images": ("IMAGE", {"tooltip": "Photos as an IMAGE batch (all one size)."}),
+                "folder": ("STRING", {"default": "", "tooltip": "A folder of photos (JPEG, PNG, WebP; mixed sizes)."}),
+                "names": ("STRING", {"default": "", "multiline": True,
+                                     "tooltip": "One name per photo, comma or newline separated (default: file "
+                                                "names; face_01... for the IMAGE batch)."}),
+                "stylegan": ("STYLEGAN", {"tooltip": "When connected, faces are aligned at the generator's resolution."}),
+                "landmarks_json": ("STRING", {"default": "", "multiline": True,
+                                              "tooltip": "For backend 'given': a JSON file path or JSON text mapping "
+                                                         "each photo's file name to 68 [x, y] points."}),
+            },
+        }
+
+    def align(self, size, backend, faces, face_index, score_threshold, skip_missing, allow_download,
+              images=None, folder="", names="", stylegan=None, landmarks_json=""):
+        if stylegan is not None:
+            size = int(stylegan.generator.resolution)
+        rt = runtime()
+        result = align_faces(
+            images=images, folder=folder.strip() or None, names=names or None, size=size, backend=backend,
+            faces=faces, face_index=face_index, score_threshold=score_threshold, skip_missing=skip_missing,
+            landmarks=landmarks_json.strip() or None, allow_download=allow_download,
+            download_dir=save_dir("landmarks") if IN_COMFYUI else None, runtime=rt)
+        preview = pil_to_image(result.previews) if result.previews else torch.zeros(1, 64, 64, 3)
+        return (result.images, NAMES_SEPARATOR.join(result.names), preview)
+
+
+NODE_CLASS_MAPPINGS = {"FaceSpaceAlignFaces": FaceSpaceAlignFaces}
+NODE_DISPLAY_NAME_MAPPINGS = {"FaceSpaceAlignFaces": "AlignFaces"}

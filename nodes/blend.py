@@ -1,0 +1,66 @@
+"""BlendWeights: new faces mixed from the training faces, with a bar chart of each mix."""
+from facespace.blend import GROUPS, plan_blends, render_blends
+from facespace.chart import charts_over_faces
+
+from .comfy import runtime
+
+WEIGHTS_HELP = ("Weight of each face: by name 'anna=0.6, bea=0.4' (faces not named get 0) or by position "
+                "'0.6, 0.4, 0, ...' (one value per face, training order). Empty = every face equally. "
+                "The sliders on the node edit this text.")
+
+
+class FaceSpaceBlendWeights:
+    CATEGORY = "FaceSpace"
+    FUNCTION = "blend"
+    DESCRIPTION = "Blend the training faces with chosen or random weights and chart how much of each face went in."
+    RETURN_TYPES = ("IMAGE", "FACESPACE_WEIGHTS", "IMAGE")
+    RETURN_NAMES = ("images", "weights", "chart")
+    OUTPUT_TOOLTIPS = (
+        "The blended faces, one per blend.",
+        "The weights used: {'names', 'weights' (one row per blend), 'groups' (per-layer-group weights, if any)}.",
+        "Each blend with a bar chart of its weights above it (one bar per training face), ready to save.",
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        group_tip = ("Weights for the {} W+ layers ({}), same form as weights. Empty = use weights; "
+                     "'random' = random weights of their own.")
+        return {
+            "required": {
+                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (its generator attached)."}),
+                "weights": ("STRING", {"multiline": True, "default": "", "tooltip": WEIGHTS_HELP}),
+                "mode": (["weights", "random"], {"default": "weights", "tooltip":
+                         "weights: blend by the weights text. random: `count` random blends from `seed` "
+                         "(each face gets |N(0,1)|, then normalised if asked)."}),
+                "count": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip":
+                          "How many blends to make (random mode, or random layer groups)."}),
+                "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "tooltip":
+                         "Seed of the random weights; the same seed gives the same blends on any device."}),
+                "normalize": ("BOOLEAN", {"default": True, "tooltip":
+                              "Divide the weights by their sum (blends of faces). Off: use them as given "
+                              "(with a linear encoder, sums above 1 push past the faces)."}),
+            },
+            "optional": {
+                "coarse_weights": ("STRING", {"default": "", "tooltip": group_tip.format(
+                    "coarse", "pose, face shape; layers 0-3 of 18")}),
+                "middle_weights": ("STRING", {"default": "", "tooltip": group_tip.format(
+                    "middle", "features, hair; layers 4-7 of 18")}),
+                "fine_weights": ("STRING", {"default": "", "tooltip": group_tip.format(
+                    "fine", "colours, skin; layers 8-17 of 18")}),
+            },
+        }
+
+    def blend(self, facespace, weights, mode, count, seed, normalize,
+              coarse_weights="", middle_weights="", fine_weights=""):
+        groups = dict(zip(GROUPS, (coarse_weights, middle_weights, fine_weights)))
+        plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
+                           group_weights=groups, num_ws=facespace.num_ws)
+        images = render_blends(facespace, plan, runtime=runtime())
+        rows = plan.chart_rows()
+        charts = charts_over_faces(images, facespace.names, rows)
+        return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": rows},
+                "result": (images, plan.info(), charts)}
+
+
+NODE_CLASS_MAPPINGS = {"FaceSpaceBlendWeights": FaceSpaceBlendWeights}
+NODE_DISPLAY_NAME_MAPPINGS = {"FaceSpaceBlendWeights": "BlendWeights"}

@@ -1,0 +1,161 @@
+"""TrainFaceSpaceEncoder: aligned faces + a generator -> FACESPACE (optionally saved to models/facespace)."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections import OrderedDict
+
+import torch
+
+from facespace.train import TrainSettings, attach_stylegan, save_facespace
+from facespace.train.facespace_file import read_facespace_info
+from facespace.train.trainer import face_names, train_facespace
+
+from .comfy import runtime, save_dir
+from .facespace_files import facespace_file_path
+
+# Re-running an identical training returns the FaceSpace already learned in this process.
+_CACHE: "OrderedDict[str, dict]" = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight, structural_weight,
+                         perceptual_weight, resolution, seed) -> TrainSettings:
+    """Node values -> TrainSettings; 0 (or -1 for the loss weights) keeps the schedule's own value."""
+    overrides = {"encoder": encoder, "seed": int(seed)}
+    for key, value in (("steps", steps), ("cycles", cycles), ("lr", learning_rate), ("anneal", anneal),
+                       ("resolution", resolution)):
+        if value and value > 0:
+            overrides[key] = type(getattr(TrainSettings, key))(value)
+    for key, value in (("pixel_weight", pixel_weight), ("structural_weight", structural_weight),
+                       ("perceptual_weight", perceptual_weight)):
+        if value is not None and value >= 0:
+            overrides[key] = float(value)
+    return TrainSettings.preset(schedule, **overrides)
+
+
+def training_key(fingerprint: str, images: torch.Tensor, names: list[str], settings: TrainSettings) -> str:
+    h = hashlib.sha256()
+    h.update(fingerprint.encode())
+    img = images.detach().float().cpu().contiguous()
+    h.update(str(tuple(img.shape)).encode())
+    h.update(img.numpy().tobytes())
+    h.update(json.dumps([names, settings.to_dict()], sort_keys=True).encode())
+    return h.hexdigest()
+
+
+class FaceSpaceTrainEncoder:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "stylegan": ("STYLEGAN", {"tooltip": "The generator to reproduce the faces with (from LoadStyleGAN)."}),
+                "images": ("IMAGE", {"tooltip": "The aligned training faces (from AlignFaces), 6-10 work best."}),
+                "face_names": ("STRING", {
+                    "default": "", "multiline": True,
+                    "tooltip": "One name per face, separated by commas or new lines, in image order. "
+                               "Empty = face_01, face_02, ..."}),
+                "encoder": (["linear", "mlp"], {
+                    "default": "linear",
+                    "tooltip": "linear: a blend is exactly the weighted mix of the faces' W+ codes (stable blends). "
+                               "mlp: the original's network (blends are nonlinear)."}),
+                "schedule": (["fast", "original"], {
+                    "default": "fast",
+                    "tooltip": "fast: all faces at once, W+ optimised directly then distilled into the encoder. "
+                               "original: the original research code's schedule (batch 2, target propagation, "
+                               "annealed cycles)."}),
+                "steps": ("INT", {
+                    "default": 0, "min": 0, "max": 100000,
+                    "tooltip": "Steps per cycle (epochs per cycle for the original schedule). 0 = the schedule's "
+                               "default (fast 300, original 200)."}),
+                "cycles": ("INT", {
+                    "default": 0, "min": 0, "max": 20,
+                    "tooltip": "Learning-rate cycles; the rate is multiplied by the anneal factor after each. "
+                               "0 = the schedule's default (fast 1, original 2)."}),
+                "learning_rate": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.001,
+                    "tooltip": "Adam learning rate. 0 = the schedule's default (fast 0.05, original 0.01)."}),
+                "anneal": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01,
+                    "tooltip": "Learning-rate factor from one cycle to the next. 0 = the schedule's default (0.1)."}),
+                "pixel_weight": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1e5, "step": 0.1,
+                    "tooltip": "Weight of the pixel MSE. -1 = the schedule's default (fast 1, original 100)."}),
+                "structural_weight": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1e5, "step": 0.1,
+                    "tooltip": "Weight of 1 - MS-SSIM (structure, needs no weights file). -1 = the schedule's "
+                               "default (0)."}),
+                "perceptual_weight": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 1e5, "step": 0.1,
+                    "tooltip": "Weight of the VGG16 perceptual loss; used only when VGG16 weights are in "
+                               "models/vgg, else off (the progress status says so). -1 = the schedule's default "
+                               "(fast 0, original 100)."}),
+                "resolution": ("INT", {
+                    "default": 0, "min": 0, "max": 4096, "step": 8,
+                    "tooltip": "Train at most at this resolution (cheaper); at or above the generator's resolution "
+                               "= full. 0 = the schedule's default (fast 256, original full)."}),
+                "seed": ("INT", {"default": 0, "min": 0, "max": 2 ** 31 - 1,
+                                 "tooltip": "Seed for the encoder's start and the sampled starting faces."}),
+            },
+            "optional": {
+                "save_name": ("STRING", {
+                    "default": "",
+                    "tooltip": "If set, also save the FaceSpace as models/facespace/<name>.safetensors."}),
+                "overwrite": ("BOOLEAN", {
+                    "default": False,
+                    "tooltip": "Replace an existing file of that name (otherwise saving to an existing name is "
+                               "an error)."}),
+            },
+        }
+
+    RETURN_TYPES = ("FACESPACE",)
+    RETURN_NAMES = ("facespace",)
+    OUTPUT_TOOLTIPS = ("The trained FaceSpace (encoder + per-face W+), with its generator attached.",)
+    FUNCTION = "train"
+    CATEGORY = "FaceSpace"
+    DESCRIPTION = ("Learn a FaceSpace: one code per training face mapped onto W+ so the generator reproduces "
+                   "each face; mixing codes then makes new faces.")
+
+    def train(self, stylegan, images, face_names="", encoder="linear", schedule="fast", steps=0, cycles=0,
+              learning_rate=0.0, anneal=0.0, pixel_weight=-1.0, structural_weight=-1.0, perceptual_weight=-1.0,
+              resolution=0, seed=0, save_name="", overwrite=False):
+        settings = settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight,
+                                        structural_weight, perceptual_weight, resolution, seed)
+        images = images.detach().clone()
+        names = _names(face_names, images.shape[0])
+        key = training_key(stylegan.generator.fingerprint(), images, names, settings)
+        entry = _CACHE.get(key)
+        if entry is None:
+            fs = train_facespace(stylegan, images, names, settings, runtime=runtime())
+            entry = {"facespace": fs, "saved": set()}
+            _CACHE[key] = entry
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        _CACHE.move_to_end(key)
+        fs = copy.copy(entry["facespace"])
+        attach_stylegan(fs, stylegan)
+        if save_name and save_name.strip():
+            path = facespace_file_path(save_dir("facespace"), save_name)
+            if str(path) not in entry["saved"] or not _same_training(path, fs):
+                save_facespace(fs, path, overwrite=bool(overwrite))
+                entry["saved"].add(str(path))
+        return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
+
+
+def _names(text, count):
+    return face_names(text, count)
+
+
+def _same_training(path, fs) -> bool:
+    """The file at `path` is the one this cached training already wrote (so a re-run need not save again)."""
+    try:
+        info = read_facespace_info(path)
+    except Exception:
+        return False
+    return (info.get("names") == fs.names and info.get("generator_fingerprint") == fs.generator_fingerprint
+            and info.get("psnr") == fs.metadata.get("psnr"))
+
+
+NODE_CLASS_MAPPINGS = {"FaceSpaceTrainEncoder": FaceSpaceTrainEncoder}
+NODE_DISPLAY_NAME_MAPPINGS = {"FaceSpaceTrainEncoder": "TrainFaceSpaceEncoder"}
