@@ -179,8 +179,16 @@ class BlendPlan:
         return out
 
     def chart_rows(self) -> list[list[float]]:
-        """What a bar chart shows per blend: the main weights (group weights are shown by `info`)."""
+        """The main weights per blend (what the sliders show)."""
         return self.weights.tolist()
+
+    def chart_data(self) -> tuple[list, list[str] | None]:
+        """(rows, series) for a bar chart: [B][N] weights, or with layer groups set apart
+        [B][N][3] coarse/middle/fine weights and series ['coarse', 'middle', 'fine']."""
+        if not self.groups:
+            return self.weights.tolist(), None
+        stacked = torch.stack([self.groups.get(g, self.weights) for g in GROUPS], dim=-1)  # [B,N,3]
+        return stacked.tolist(), list(GROUPS)
 
     def info(self) -> dict:
         """The FACESPACE_WEIGHTS dict: plain lists, JSON-able."""

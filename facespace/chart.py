@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .imageops import image_to_pil, pil_to_image
 
 BAR_COLOR = (31, 119, 180)
+SERIES_COLORS = (BAR_COLOR, (255, 127, 14), (44, 160, 44), (214, 39, 40))
 AXIS_COLOR = (40, 40, 40)
 GRID_COLOR = (225, 225, 225)
 TEXT_COLOR = (20, 20, 20)
@@ -59,25 +60,36 @@ def _rotated_text(text: str, font, angle: float) -> Image.Image:
     return img.rotate(angle, expand=True, resample=Image.BICUBIC)
 
 
-def bar_chart(names: Sequence[str], values: Sequence[float], width: int = 512, height: int | None = None,
-              title: str | None = None) -> Image.Image:
-    """A bar per face (training order) with its name below and its value above."""
-    values = [float(v) for v in values]
-    if len(values) != len(names):
-        raise ValueError(f"{len(values)} values for {len(names)} names")
+def bar_chart(names: Sequence[str], values, width: int = 512, height: int | None = None,
+              title: str | None = None, series: Sequence[str] | None = None) -> Image.Image:
+    """A bar per face (training order) with its name below and its value above.
+
+    With `series` (e.g. coarse / middle / fine), `values` holds one value per series for each face
+    and each face gets a group of bars, coloured per series with a legend.
+    """
+    if series:
+        groups = [[float(x) for x in v] for v in values]
+        if any(len(g) != len(series) for g in groups):
+            raise ValueError(f"each face needs {len(series)} values ({', '.join(series)})")
+    else:
+        groups = [[float(v)] for v in values]
+    if len(groups) != len(names):
+        raise ValueError(f"{len(groups)} values for {len(names)} names")
+    flat = [x for g in groups for x in g]
     width = max(int(width), 64)
     height = int(height or round(width * CHART_ASPECT))
     fs = max(8, round(width / 42))
     font, small = _font(fs), _font(max(7, round(fs * 0.85)))
     img = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(img)
-    n = max(len(values), 1)
+    n = max(len(groups), 1)
+    n_series = len(series) if series else 1
 
-    ticks = nice_ticks(max(values, default=0.0))
+    ticks = nice_ticks(max(flat, default=0.0))
     tick_labels = [format_value(t) if t else "0" for t in ticks]
     left = 6 + max(_text_size(draw, t, small)[0] for t in tick_labels) + 6
     right = max(6, fs // 2)
-    top = 4 + (_text_size(draw, "Ag", font)[1] + 6 if title else 0) + _text_size(draw, "0.00", small)[1] + 4
+    top = 4 + (_text_size(draw, "Ag", font)[1] + 6 if title or series else 0) + _text_size(draw, "0.00", small)[1] + 4
 
     slot_guess = (width - left - right) / n
     labels = [_short(s) for s in names]
@@ -95,16 +107,19 @@ def bar_chart(names: Sequence[str], values: Sequence[float], width: int = 512, h
         draw.text((left - 6 - tw, y - th // 2), label, fill=TEXT_COLOR, font=small, anchor="la")
 
     slot = (width - left - right) / n
-    bar_w = max(1.0, slot * 0.7)
-    for i, v in enumerate(values):
+    bar_w = max(1.0, slot * 0.7 / n_series)
+    for i, g in enumerate(groups):
         cx = left + slot * (i + 0.5)
-        y = bottom - v * scale
-        if v > 0:
-            draw.rectangle([round(cx - bar_w / 2), round(y), round(cx + bar_w / 2), bottom], fill=BAR_COLOR)
-        text = format_value(v)
-        tw, th = _text_size(draw, text, small)
-        if tw <= slot * 1.1:
-            draw.text((round(cx - tw / 2), round(y) - th - 3), text, fill=TEXT_COLOR, font=small)
+        for j, v in enumerate(g):
+            bx = cx + (j - (n_series - 1) / 2) * bar_w
+            y = bottom - v * scale
+            if v > 0:
+                draw.rectangle([round(bx - bar_w / 2), round(y), round(bx + bar_w / 2) - (1 if series else 0), bottom],
+                               fill=SERIES_COLORS[j % len(SERIES_COLORS)])
+            text = format_value(v)
+            tw, th = _text_size(draw, text, small)
+            if tw <= bar_w * 1.3 or (n_series == 1 and tw <= slot * 1.1):
+                draw.text((round(bx - tw / 2), round(y) - th - 3), text, fill=TEXT_COLOR, font=small)
         if horizontal:
             lw, _ = _text_size(draw, labels[i], small)
             draw.text((round(cx - lw / 2), bottom + 3), labels[i], fill=TEXT_COLOR, font=small)
@@ -117,29 +132,42 @@ def bar_chart(names: Sequence[str], values: Sequence[float], width: int = 512, h
     if title:
         tw, _ = _text_size(draw, title, font)
         draw.text(((width - tw) // 2, 4), title, fill=TEXT_COLOR, font=font)
+    if series:
+        x = width - right
+        box = max(6, fs * 2 // 3)
+        for j in reversed(range(len(series))):
+            tw, th = _text_size(draw, series[j], small)
+            x -= tw
+            draw.text((x, 4), series[j], fill=TEXT_COLOR, font=small)
+            x -= box + 3
+            draw.rectangle([x, 4 + (th - box) // 2 + 1, x + box, 4 + (th - box) // 2 + 1 + box],
+                           fill=SERIES_COLORS[j % len(SERIES_COLORS)])
+            x -= fs
     return img
 
 
-def chart_over_face(face: Image.Image, names: Sequence[str], values: Sequence[float],
-                    title: str | None = None, min_width: int = MIN_TILE_WIDTH) -> Image.Image:
+def chart_over_face(face: Image.Image, names: Sequence[str], values, title: str | None = None,
+                    min_width: int = MIN_TILE_WIDTH, series: Sequence[str] | None = None) -> Image.Image:
     """The weights' bar chart above the face, as in the original's blend figures."""
     face = face.convert("RGB")
     width = max(face.width, int(min_width))
     if face.width != width:
         face = face.resize((width, round(face.height * width / face.width)), Image.LANCZOS)
-    chart = bar_chart(names, values, width=width, title=title)
+    chart = bar_chart(names, values, width=width, title=title, series=series)
     out = Image.new("RGB", (width, chart.height + face.height), BACKGROUND)
     out.paste(chart, (0, 0))
     out.paste(face, (0, chart.height))
     return out
 
 
-def charts_over_faces(images: torch.Tensor, names: Sequence[str], rows: Sequence[Sequence[float]],
-                      titles: Sequence[str] | None = None, min_width: int = MIN_TILE_WIDTH) -> torch.Tensor:
-    """IMAGE [B,H,W,3] of faces + their weight rows -> IMAGE batch of chart-above-face pictures."""
+def charts_over_faces(images: torch.Tensor, names: Sequence[str], rows, titles: Sequence[str] | None = None,
+                      min_width: int = MIN_TILE_WIDTH, series: Sequence[str] | None = None) -> torch.Tensor:
+    """IMAGE [B,H,W,3] of faces + their weight rows -> IMAGE batch of chart-above-face pictures.
+
+    rows: [B][N] weights, or [B][N][len(series)] with `series`."""
     faces = image_to_pil(images)
     if len(rows) != len(faces):
         raise ValueError(f"{len(rows)} weight rows for {len(faces)} images")
-    pics = [chart_over_face(f, names, r, titles[i] if titles else None, min_width) for i, (f, r) in
+    pics = [chart_over_face(f, names, r, titles[i] if titles else None, min_width, series) for i, (f, r) in
             enumerate(zip(faces, rows))]
     return pil_to_image(pics)

@@ -7,6 +7,7 @@ coloured textures, not real faces; the self-check shows that every stage works e
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,8 @@ SELF_CHECK_NAMES = [f"synthetic_{c}" for c in "abcdefghij"]
 BLENDS = 5
 MORPH_FRAMES = 8
 MORPH_FPS = 12
+MAX_TILE = 512        # blend pictures and GIF frames are made no larger than this
+MIN_TILE = 128
 ALIGN_CHOICES = ("auto", "always", "never")
 
 FILES = {
@@ -61,6 +64,18 @@ def _self_check_inputs(rt: Runtime, count: int = SELF_CHECK_FACES):
     w = stylegan.mapping(z, rt)[:, 0].reshape(count, G.num_ws, G.w_dim)
     images = stylegan.render(w, runtime=rt)
     return stylegan, images, SELF_CHECK_NAMES[:count]
+
+
+@contextlib.contextmanager
+def _one_thread(enabled: bool):
+    """The self-check's tiny networks gain nothing from more threads, and on a busy CPU lose a lot."""
+    before = torch.get_num_threads()
+    if enabled:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _looks_aligned(paths: list[Path]) -> bool:
@@ -128,6 +143,11 @@ def run_demo(out_dir, model=None, faces=None, steps: int | None = None, overwrit
              align: str = "auto", seed: int = 0, runtime: Runtime | None = None,
              log: Callable[[str], None] = print) -> DemoResult:
     """Train a FaceSpace and write blends with charts, a morph GIF, the FaceSpace and a README into `out_dir`."""
+    with _one_thread(model is None and faces is None):
+        return _run_demo(out_dir, model, faces, steps, overwrite, align, seed, runtime, log)
+
+
+def _run_demo(out_dir, model, faces, steps, overwrite, align, seed, runtime, log) -> DemoResult:
     from .blend import plan_blends, render_blends
     from .chart import charts_over_faces
     from .morph import MorphPlan, render_morph, write_gif
@@ -183,22 +203,21 @@ def run_demo(out_dir, model=None, faces=None, steps: int | None = None, overwrit
     recon = stylegan.render(fs.face_wplus(), runtime=rt)
     targets = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2), size=recon.shape[1:3], mode="bilinear",
                                               antialias=True).permute(0, 2, 3, 1).clamp(0, 1)
-    tile = max(recon.shape[1], 128)
+    tile = min(max(recon.shape[1], MIN_TILE), MAX_TILE // 2)
     pics = [p.resize((tile, tile), Image.LANCZOS) for p in image_to_pil(torch.cat([targets, recon]))]
     _save_png(grid(pics, cols=len(names)), paths["faces"], overwrite)
     result.files["faces"] = paths["faces"]
 
     plan = plan_blends(fs.names, mode="random", count=BLENDS, seed=seed, num_ws=fs.num_ws)
     blends = render_blends(fs, plan, runtime=rt)
-    charts = image_to_pil(charts_over_faces(blends, fs.names, plan.chart_rows()))
+    rows, series = plan.chart_data()
+    charts = image_to_pil(charts_over_faces(_fit(blends, MAX_TILE), fs.names, rows, series=series))
     _save_png(grid(charts, cols=BLENDS), paths["blends"], overwrite)
     result.files["blends"] = paths["blends"]
 
     frames = render_morph(fs, MorphPlan(list(range(len(names))), frames=MORPH_FRAMES, easing="smoothstep",
                                         loop=True), runtime=rt)
-    if frames.shape[1] < 128:
-        frames = torch.nn.functional.interpolate(frames.permute(0, 3, 1, 2), size=128, mode="bilinear"
-                                                 ).permute(0, 2, 3, 1).clamp(0, 1)
+    frames = _fit(frames, MAX_TILE // 2)
     result.files["morph"] = write_gif(frames, paths["morph"], fps=MORPH_FPS, overwrite=overwrite)
 
     with atomic_path(paths["readme"], overwrite) as tmp:
@@ -206,6 +225,17 @@ def run_demo(out_dir, model=None, faces=None, steps: int | None = None, overwrit
     result.files["readme"] = paths["readme"]
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _fit(images: torch.Tensor, largest: int, smallest: int = MIN_TILE) -> torch.Tensor:
+    """IMAGE batch resized so that its side lies within smallest..largest pixels."""
+    side = images.shape[1]
+    target = min(max(side, smallest), largest)
+    if target == side:
+        return images
+    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2), size=target, mode="bilinear",
+                                        antialias=target < side)
+    return x.permute(0, 2, 3, 1).clamp(0, 1).contiguous()
 
 
 def _save_png(picture: Image.Image, path: Path, overwrite: bool) -> None:

@@ -43,7 +43,8 @@ EASINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 SPACES = ("code", "wplus")
 ARC_SAMPLES = 64
-CHORD_PASSES = 4
+CHORD_PASSES = 24
+CHORD_TOLERANCE = 1e-4
 _ORDER_SEPARATORS = re.compile(r"[,;\n\r]+|\s*->\s*")
 
 
@@ -146,15 +147,24 @@ def _retime(facespace, a: int, b: int, targets: torch.Tensor) -> torch.Tensor:
     cum = _fractions(facespace.encode(_code_line(n, a, b, grid)))
     if cum is None:
         return targets.clone()
-    # Arc length on a fine grid first, then a few passes on the frames' own chords, so that
-    # neighbouring frames are as far apart in W+ as the easing says.
     knots = torch.unique(torch.cat([targets.clamp(0, 1), torch.tensor([0.0, 1.0], dtype=torch.float64)]))
+    want = knots.diff()
+    # Start from arc length on a fine grid, then rescale each frame-to-frame step of s by how far
+    # its W+ step is from the wanted share (steps are nearly proportional locally, so this
+    # converges in a few passes even where the path bends).
     s = _interp(knots, cum, grid)
     for _ in range(CHORD_PASSES):
         chord = _fractions(facespace.encode(_code_line(n, a, b, s)))
-        if chord is None or not bool((chord.diff() > 0).all()):
+        if chord is None:
             break
-        s = _interp(knots, chord, s)
+        got = chord.diff()
+        if bool((got <= 0).any()):
+            break
+        if float((got / want - 1).abs().max()) < CHORD_TOLERANCE:
+            break
+        ds = s.diff() * (want / got).sqrt()
+        s = torch.cat([torch.zeros(1, dtype=torch.float64), (ds / ds.sum()).cumsum(0)])
+        s[-1] = 1.0
     out = _interp(targets.clamp(0, 1), knots, s)
     return torch.where(targets <= 0, torch.zeros_like(out), torch.where(targets >= 1, torch.ones_like(out), out))
 

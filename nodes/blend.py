@@ -57,7 +57,8 @@ class FaceSpaceBlendWeights:
                            group_weights=groups, num_ws=facespace.num_ws)
         images = render_blends(facespace, plan, runtime=runtime())
         rows = plan.chart_rows()
-        charts = charts_over_faces(images, facespace.names, rows)
+        chart_rows, series = plan.chart_data()
+        charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": rows},
                 "result": (images, plan.info(), charts)}
 

@@ -123,7 +123,7 @@ def test_no_face_is_an_error_naming_the_photo_or_skipped(dlib_backend, astronaut
     assert result.skipped == [str(tmp_path / "sky.png")]
     assert any("sky.png" in str(w.message) for w in caught)
     assert len(result.previews) == 2 and all(p.size == result.previews[0].size for p in result.previews)
-    with pytest.raises(NoFaceError, match="sky.png"):
+    with pytest.raises(NoFaceError, match="sky.png"), pytest.warns(UserWarning, match="sky.png"):
         align_faces(files=[tmp_path / "sky.png"], size=64, backend=dlib_backend, skip_missing=True)
 
 
@@ -149,3 +149,17 @@ def test_greyscale_rgba_and_tiny_photos(dlib_backend, astronaut, tmp_path):
     astronaut.resize((40, 40), Image.LANCZOS).save(tmp_path / "speck.png")
     with pytest.raises(NoFaceError, match="speck.png"):
         align_faces(files=[tmp_path / "speck.png"], size=64, backend=dlib_backend)
+
+
+def test_predictor_lookup(tmp_path, monkeypatch):
+    from facespace.align import dlib_backend
+    from facespace.errors import MissingWeightsFileError
+
+    packaged = dlib_backend.packaged_predictor()
+    if packaged is not None:  # a user file in the landmarks folder wins over the packaged one
+        (tmp_path / dlib_backend.PREDICTOR_FILE).symlink_to(packaged)
+        assert dlib_backend.find_predictor([tmp_path]) == tmp_path / dlib_backend.PREDICTOR_FILE
+    monkeypatch.setattr(dlib_backend, "packaged_predictor", lambda: None)
+    monkeypatch.setattr(dlib_backend, "SYSTEM_PATHS", ())
+    with pytest.raises(MissingWeightsFileError, match=r"shape_predictor_68_face_landmarks\.dat.*empty"):
+        dlib_backend.find_predictor([tmp_path / "empty"])

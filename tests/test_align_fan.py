@@ -30,7 +30,7 @@ def empty_hub(tmp_path, monkeypatch):
 
 def write_random_weights(folder: Path) -> None:
     """FAN and S3FD weights in the files' real format (plain state_dicts), random except that the
-    detector's coarsest head is fixed to report one face box per 256 px cell."""
+    detector's coarsest head is fixed to report one face box per 128 px cell."""
     from face_alignment.detection.sfd.net_s3fd import s3fd
     from face_alignment.models import FAN
 
@@ -65,8 +65,13 @@ def test_missing_weights_message_names_file_and_folder(empty_hub, tmp_path):
 
 def test_auto_prefers_face_alignment_when_its_weights_are_present(empty_hub, tmp_path):
     models = tmp_path / "landmarks"
-    auto = make_backend("auto", model_dirs=[models])
-    assert auto.name in ("dlib",)  # no FAN weights: dlib (installed with the test extras)
+    from facespace.align import dlib_backend
+
+    if dlib_backend.available() and dlib_backend.packaged_predictor() is not None:
+        assert make_backend("auto", model_dirs=[models]).name == "dlib"   # no FAN weights: dlib
+    else:
+        with pytest.raises(MissingWeightsFileError, match="face_alignment weights missing"):
+            make_backend("auto", model_dirs=[models])
     write_random_weights(models)
     assert make_backend("auto", model_dirs=[models]).name == "face_alignment"
 
@@ -85,20 +90,31 @@ def no_numba_compile(monkeypatch):
         monkeypatch.setattr(utils, name, getattr(fn, "py_func", fn))
 
 
-def test_fan_backend_runs_on_its_real_code_path(empty_hub, no_numba_compile, tmp_path):
+def test_fan_backend_runs_on_its_real_code_path(empty_hub, no_numba_compile, tmp_path, monkeypatch):
+    from facespace.align import fan_backend
+
     write_random_weights(tmp_path / "models" / "landmarks")
     rt = PlainRuntime("cpu", models_dir=tmp_path / "models", show_progress=False)
-    photo = Image.open(DATA / "astronaut.png").convert("RGB").crop((96, 0, 352, 256))
+    # 128 px: the detector's coarsest head has one cell, so exactly one box (two FAN passes with the flip).
+    photo = Image.open(DATA / "astronaut.png").convert("RGB").crop((96, 0, 352, 256)).resize((128, 128))
+    backend = make_backend("face_alignment", model_dirs=rt.model_dirs("landmarks"), device="cpu")
     start = time.perf_counter()
     result = align_faces(images=torch.from_numpy(np.asarray(photo, dtype=np.float32) / 255)[None], names="eileen",
-                         size=64, backend="face_alignment", runtime=rt, score_threshold=0.5)
+                         size=64, backend=backend, runtime=rt, score_threshold=0.5)
     elapsed = time.perf_counter() - start
     face = result.faces[0]
     assert result.names == ["eileen"] and result.images.shape == (1, 64, 64, 3)
     assert face.landmarks.shape == (68, 2) and np.isfinite(face.landmarks).all()
-    assert 0.5 <= face.score <= 1.0
+    assert len(result.faces) == 1 and 0.5 <= face.score <= 1.0
     print(f"face_alignment backend: first call {elapsed:.1f} s")
     # The crop follows the landmarks it got (whatever a random network put out).
     from facespace.align import face_geometry
 
     np.testing.assert_allclose(face.quad, face_geometry(face.landmarks).quad)
+
+    # A large photo is searched at DETECT_MAX_SIDE and the boxes come back in its own pixels.
+    monkeypatch.setattr(fan_backend, "DETECT_MAX_SIDE", 128)
+    small_boxes = backend.boxes(np.asarray(photo))
+    big_boxes = backend.boxes(np.asarray(photo.resize((384, 384))))
+    assert len(small_boxes) == len(big_boxes) == 1
+    np.testing.assert_allclose(big_boxes[0][:4], small_boxes[0][:4] * 3, atol=1.0)

@@ -180,7 +180,8 @@ def test_eye_markers_land_where_the_recipe_puts_them(astronaut_landmarks):
     for ex, ey in expected:
         w = np.clip(out, 0, None) * ((np.abs(xs - ex) < 40) & (np.abs(ys - ey) < 40))
         found = np.array([(w * xs).sum() / w.sum(), (w * ys).sum() / w.sum()])
-        assert np.hypot(*(found - (ex, ey))) < 2.0, (found, (ex, ey))
+        # (2 px would satisfy FFHQ's tolerance; the warp is exact to a small fraction of a pixel.)
+        assert np.hypot(*(found - (ex, ey))) < 0.25, (found, (ex, ey))
     # The published figures for this photo: eyes at about (384,489) and (640,492) in a 1024 crop.
     assert np.abs(expected - [[384, 489], [640, 492]]).max() < 2.0
     np.testing.assert_allclose(points_in_crop(np.array(ASTRONAUT_EYES), face_geometry(astronaut_landmarks).quad, size),

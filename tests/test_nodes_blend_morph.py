@@ -16,7 +16,8 @@ def fs():
 
 def call(node_cls, **inputs):
     node = node_cls()
-    return getattr(node, node_cls.FUNCTION)(**inputs)
+    with torch.inference_mode():  # as ComfyUI runs every node
+        return getattr(node, node_cls.FUNCTION)(**inputs)
 
 
 def defaults(node_cls, **overrides):

@@ -137,7 +137,7 @@ def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | 
             rt.check_cancel()
             chosen = _faces_in(photo, detector, faces, face_index, score_threshold)
             if not chosen:
-                msg = _no_face_message(photo, faces, face_index, score_threshold)
+                msg = _no_face_message(photo, detector, faces, face_index, score_threshold)
                 if not skip_missing:
                     raise NoFaceError(msg)
                 warnings.warn(msg + "; skipped")
@@ -150,9 +150,13 @@ def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | 
             drawn = []
             for i, (face, name) in enumerate(zip(chosen, unique_names(wanted, taken))):
                 rt.check_cancel()
-                crop = align_ffhq(photo.image, face.landmarks, size)
+                try:
+                    crop = align_ffhq(photo.image, face.landmarks, size)
+                except ValueError as exc:
+                    raise FaceSpaceError(f"{photo.source}: cannot align face {i} ({exc})") from None
                 quad = face_geometry(face.landmarks).quad
-                result.faces.append(AlignedFace(name, crop, photo.source, i, face.landmarks, quad, face.score))
+                position = face_index if faces == "index" else i
+                result.faces.append(AlignedFace(name, crop, photo.source, position, face.landmarks, quad, face.score))
                 drawn.append((face.landmarks, quad))
             if preview:
                 result.previews.append(draw_overlay(photo.image, drawn))
@@ -184,8 +188,11 @@ def _faces_in(photo: Photo, detector: LandmarkBackend, mode: str, index: int, th
     return select_faces(found, mode, index, threshold)
 
 
-def _no_face_message(photo: Photo, mode: str, index: int, threshold: float) -> str:
-    what = f"face number {index} (counting from 0, left to right)" if mode == "index" else "no face"
+def _no_face_message(photo: Photo, detector: LandmarkBackend, mode: str, index: int, threshold: float) -> str:
+    if detector.name == "given":
+        where = "the given landmarks have no entry for it"
+    else:
+        where = f"{detector.name} detector, score >= {threshold}, photo {photo.image.width}x{photo.image.height} px"
     if mode == "index":
-        return f"{photo.source}: {what} not found with detection score >= {threshold}"
-    return f"{photo.source}: {what} found with detection score >= {threshold} ({photo.image.width}x{photo.image.height} px)"
+        return f"{photo.source}: face number {index} (counting from 0, left to right) not found ({where})"
+    return f"{photo.source}: no face found ({where})"

@@ -25,6 +25,7 @@ URLS = {
     S3FD_FILE: "https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth",
 }
 REQUIRED = (FAN_FILE, S3FD_FILE)
+DETECT_MAX_SIDE = 800    # face boxes are found on a copy this size at most (landmarks use the full photo)
 
 
 def available() -> bool:
@@ -121,16 +122,39 @@ class FanBackend(LandmarkBackend):
             face_detector_kwargs={"path_to_detector": str(self.weights[S3FD_FILE]),
                                   "filter_threshold": self.detector_threshold})
 
-    def detect(self, image: np.ndarray, source: str = "") -> list[Face]:
+    def boxes(self, image: np.ndarray) -> list[np.ndarray]:
+        """S3FD face boxes [left, top, right, bottom, score] in `image` pixels.
+
+        The detector runs on a copy at most DETECT_MAX_SIDE px on its long side: S3FD on a full
+        phone photo costs tens of seconds and gigabytes on a CPU, and finds the same faces.
+        """
         if self._fa is None:
             self._fa = self._build()
-        image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+        h, w = image.shape[:2]
+        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
+        small = image
+        if scale < 1.0:
+            from PIL import Image
+
+            size = (max(round(w * scale), 1), max(round(h * scale), 1))
+            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
+            scale = (small.shape[1] / w + small.shape[0] / h) / 2
         with torch.inference_mode():
-            landmarks, _, boxes = self._fa.get_landmarks_from_image(image, return_bboxes=True)
+            found = self._fa.face_detector.detect_from_image(small.copy())
+        out = []
+        for b in found:
+            b = np.asarray(b, dtype=np.float64).ravel()
+            out.append(np.concatenate([b[:4] / scale, b[4:5] if b.size > 4 else [1.0]]))
+        return out
+
+    def detect(self, image: np.ndarray, source: str = "") -> list[Face]:
+        image = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+        boxes = self.boxes(image)
+        if not boxes:
+            return []
+        with torch.inference_mode():
+            landmarks = self._fa.get_landmarks_from_image(image, detected_faces=boxes)
         if landmarks is None:
             return []
-        faces = []
-        for pts, box in zip(landmarks, boxes):
-            box = [float(v) for v in np.asarray(box).ravel()]
-            faces.append(Face(np.asarray(pts, dtype=np.float64)[:, :2], box[4] if len(box) > 4 else 1.0, tuple(box[:4])))
-        return faces
+        return [Face(np.asarray(pts, dtype=np.float64)[:, :2], float(box[4]), tuple(float(v) for v in box[:4]))
+                for pts, box in zip(landmarks, boxes)]

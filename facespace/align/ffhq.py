@@ -95,8 +95,9 @@ def align_ffhq(image: Image.Image, landmarks, size: int = 1024, supersample: int
     supersample: the quad transform runs at size * supersample before the Lanczos downsample. FFHQ
     uses 4 (4096 px for 1024). None picks ceil(2 x source pixels per output pixel), between 1 and 4:
     the transform then samples every source pixel at least twice, which keeps the result within a
-    fraction of a grey level of FFHQ's (above 50 dB PSNR even on pure-noise texture) at a fraction of
-    the cost when the face is not much larger than the output.
+    fraction of a grey level of FFHQ's (49 dB PSNR or more over a sweep of face scales on photos with
+    strong pixel noise, 53-58 dB on plain photos) at a fraction of the cost when the face is not much
+    larger than the output.
     """
     if size < 1:
         raise ValueError(f"output size must be positive, got {size}")

@@ -102,10 +102,16 @@ def run_blend(args) -> int:
     images = render_blends(fs, plan, runtime=rt, batch_size=args.batch_size)
     written = write_pictures(image_to_pil(images), args.out, args.overwrite)
     if args.chart:
-        charts = image_to_pil(charts_over_faces(images, fs.names, plan.chart_rows()))
+        rows, series = plan.chart_data()
+        charts = image_to_pil(charts_over_faces(images, fs.names, rows, series=series))
         written += write_pictures(charts, args.chart, args.overwrite, folder_ok=False)
-    for i, row in enumerate(plan.chart_rows(), start=1):
-        print(f"blend {i}: {format_weights(fs.names, row)}")
+    info = plan.info()
+    for i, row in enumerate(plan.chart_rows()):
+        print(f"blend {i + 1}: {format_weights(fs.names, row)}")
+        for group, spec in info["groups"].items():
+            if group in plan.groups:
+                first, stop = spec["layers"]
+                print(f"  {group} layers {first}-{stop - 1}: {format_weights(fs.names, spec['weights'][i])}")
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -31,7 +31,7 @@ class Epilogue(nn.Module):
         if noise is not None:
             x = torch.addcmul(x, noise, self.noise_weight.to(x.dtype).reshape(1, c, 1, 1))
         x = F.leaky_relu(x + self.bias.to(x.dtype).reshape(1, c, 1, 1), 0.2)
-        x = F.instance_norm(x.float(), eps=1e-8).to(x.dtype)
+        x = F.instance_norm(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, eps=1e-8).to(x.dtype)
         s = self.style(w)
         return torch.addcmul(s[:, c:, None, None], x, s[:, :c, None, None] + 1)
 

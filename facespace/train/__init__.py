@@ -3,17 +3,10 @@ from .encoders import ENCODER_KINDS, LinearEncoder, MLPEncoder, build_encoder, m
 from .facespace_file import attach_stylegan, load_facespace, read_facespace_info, save_facespace
 from .facespace_model import FaceSpace
 from .settings import SCHEDULES, TrainSettings
+from .trainer import train_facespace
 
 __all__ = [
     "ENCODER_KINDS", "FaceSpace", "LinearEncoder", "MLPEncoder", "SCHEDULES", "TrainSettings", "attach_stylegan",
     "build_encoder", "load_facespace", "make_encoder", "read_facespace_info", "save_facespace", "train_facespace",
 ]
 
-
-def __getattr__(name):
-    # The trainer pulls in the generator package; import it only when asked for.
-    if name == "train_facespace":
-        from .trainer import train_facespace
-
-        return train_facespace
-    raise AttributeError(name)

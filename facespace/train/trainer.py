@@ -356,10 +356,11 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
         base = w_avg.view(1, 1, -1).repeat(n, 1, 1)
     base = base.clone().requires_grad_(True)
     offsets = torch.zeros(n, G.num_ws, G.w_dim, device=device, requires_grad=True)
-    opt = torch.optim.Adam([base, offsets], lr=settings.lr, betas=(0.9, 0.99))
+    opt = torch.optim.Adam([{"params": [base]}, {"params": [offsets]}], lr=settings.lr, betas=(0.9, 0.99))
     shuffler = torch.Generator().manual_seed(settings.seed)
     coarse_steps = stages // 5 if coarse < res else 0
     shared_steps = int(stages * settings.shared_w_fraction)
+    warmup = max(10, stages // 10)
     # Stop early once every face is this good; the MLP needs headroom for its distillation.
     stop_at = settings.target_psnr + (1.0 if settings.encoder == "mlp" and settings.target_psnr > 0 else 0.0)
     last_img = {}
@@ -374,8 +375,10 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
         for cycle in range(cycles):
             for s in range(settings.steps):
                 r = coarse if step < coarse_steps else res
-                for group in opt.param_groups:
-                    group["lr"] = _lr_at(settings, cycle, s / max(settings.steps - 1, 1), cycle == cycles - 1)
+                lr = _lr_at(settings, cycle, s / max(settings.steps - 1, 1), cycle == cycles - 1)
+                opt.param_groups[0]["lr"] = lr
+                # Adam's first steps move every coordinate by about lr: let the freed layers warm up.
+                opt.param_groups[1]["lr"] = lr * min(1.0, max(0, step - shared_steps + 1) / warmup)
                 order = torch.randperm(n, generator=shuffler).to(device) if batch < n else torch.arange(n, device=device)
                 for b in range(per_step):
                     idx = order[b * batch:(b + 1) * batch]

@@ -1,0 +1,75 @@
+"""The AlignFaces node outside ComfyUI (plain runtime)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageOps
+
+from facespace.errors import NoFaceError
+from nodes.align_faces import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, FaceSpaceAlignFaces
+
+DATA = Path(__file__).resolve().parent / "data"
+
+def astronaut_landmarks() -> list:
+    lm = np.zeros((68, 2))
+    lm[36:42] = (203.2, 101.5)
+    lm[42:48] = (246.5, 104.2)
+    lm[48], lm[54] = (201, 139), (246, 141)
+    return lm.tolist()
+
+
+def test_node_declaration():
+    assert NODE_CLASS_MAPPINGS == {"FaceSpaceAlignFaces": FaceSpaceAlignFaces}
+    assert NODE_DISPLAY_NAME_MAPPINGS == {"FaceSpaceAlignFaces": "AlignFaces"}
+    assert FaceSpaceAlignFaces.CATEGORY == "FaceSpace"
+    spec = FaceSpaceAlignFaces.INPUT_TYPES()
+    inputs = {**spec["required"], **spec["optional"]}
+    assert {"images", "folder", "names", "size", "stylegan", "backend", "faces", "face_index", "score_threshold",
+            "skip_missing"} <= set(inputs)
+    for name, (kind, options) in inputs.items():
+        assert options.get("tooltip"), f"input {name} has no tooltip"
+    assert spec["required"]["size"][1]["default"] == 1024
+    assert spec["optional"]["stylegan"][0] == "STYLEGAN"
+    assert len(FaceSpaceAlignFaces.OUTPUT_TOOLTIPS) == len(FaceSpaceAlignFaces.RETURN_TYPES) == 3
+    assert FaceSpaceAlignFaces.RETURN_TYPES == ("IMAGE", "STRING", "IMAGE")
+
+
+def run_node(**kw):
+    args = dict(size=1024, backend="auto", faces="largest", face_index=0, score_threshold=0.5, skip_missing=False,
+                allow_download=False)
+    args.update(kw)
+    return FaceSpaceAlignFaces().align(**args)
+
+
+def test_node_with_given_landmarks_and_a_stylegan(tmp_path):
+    shutil.copy(DATA / "astronaut.png", tmp_path / "eileen.png")
+    Image.new("RGB", (64, 64), (0, 0, 0)).save(tmp_path / "blank.png")
+    stylegan = SimpleNamespace(generator=SimpleNamespace(resolution=64))
+    with pytest.warns(UserWarning, match="blank.png"):
+        aligned, names, preview = run_node(folder=str(tmp_path), backend="given", stylegan=stylegan, skip_missing=True,
+                                           landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
+    assert aligned.shape == (1, 64, 64, 3) and aligned.dtype == torch.float32
+    assert 0.0 <= float(aligned.min()) and float(aligned.max()) <= 1.0
+    assert names == "eileen"
+    assert preview.shape[0] == 2 and preview.shape[-1] == 3       # both photos shown; the blank one framed red
+    with pytest.raises(NoFaceError, match="blank.png"):
+        run_node(folder=str(tmp_path), backend="given", size=32, landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
+
+
+def test_node_image_batch_with_dlib():
+    pytest.importorskip("dlib", reason="dlib is not installed (pip install dlib-bin face-recognition-models)")
+    astronaut = Image.open(DATA / "astronaut.png").convert("RGB")
+    batch = torch.from_numpy(np.stack([np.asarray(astronaut), np.asarray(ImageOps.mirror(astronaut))]) / 255.0).float()
+    aligned, names, preview = run_node(images=batch, names="Eileen\nEileen", size=48, backend="dlib")
+    assert aligned.shape == (2, 48, 48, 3)
+    assert names.split(",") == ["Eileen", "Eileen_2"]
+    # The mirrored photo gives the mirrored crop.
+    diff = (aligned[0] - aligned[1].flip(1)).abs().mean()
+    assert float(diff) < 0.1
+    assert preview.shape[0] == 2

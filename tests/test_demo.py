@@ -1,0 +1,70 @@
+"""`python -m facespace demo`: the whole pipeline end to end, into a temporary folder."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facespace.cli import main
+from facespace.demo import FILES, SELF_CHECK_FACES
+from facespace.stylegan import StyleGAN, load_generator, save_generator, tiny_generator
+from facespace.train import load_facespace
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The tiny test networks run fastest on one thread (as the self-check itself does)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_self_check_demo_writes_everything_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["--device", "cpu", "demo", "--out", str(out), "--steps", "15"]) == 0
+    printed = capsys.readouterr().out
+    assert "SELF-CHECK" in printed and "not real faces" in printed
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())
+    for path in FILES.values():
+        assert str(out / path) in printed, "stdout says where each file went"
+    readme = (out / "README.txt").read_text()
+    assert "SELF-CHECK, NOT REAL FACES" in readme and "python -m facespace blend" in readme
+
+    fs = load_facespace(out / "facespace.safetensors", stylegan=StyleGAN(load_generator(out / "generator.safetensors")))
+    assert len(fs.names) == SELF_CHECK_FACES and min(fs.psnr().values()) > 10
+    with Image.open(out / "morph.gif") as gif:
+        assert gif.n_frames == SELF_CHECK_FACES * 8
+    with Image.open(out / "blends.png") as sheet:
+        a = np.asarray(sheet.convert("RGB")).astype(int)
+        assert sheet.width > 5 * 128 and (np.abs(a - (31, 119, 180)).sum(-1) < 10).sum() > 500, "bar charts drawn"
+
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert main(["--device", "cpu", "demo", "--out", str(out), "--steps", "15"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_demo_on_a_given_generator_and_aligned_faces(tmp_path, capsys):
+    G = tiny_generator(resolution=32, seed=3)
+    save_generator(G, tmp_path / "g.safetensors")
+    stylegan = StyleGAN(G)
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    images = stylegan.sample([1, 2, 3])
+    for name, pic in zip(["ann", "ben", "cy"], images):
+        Image.fromarray((pic.numpy() * 255).round().astype(np.uint8)).save(faces / f"{name}.png")
+    out = tmp_path / "out"
+    code = main(["--device", "cpu", "demo", "--out", str(out), "--model", str(tmp_path / "g.safetensors"),
+                 "--faces", str(faces), "--steps", "10"])
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "SELF-CHECK" not in printed
+    assert sorted(p.name for p in out.iterdir()) == sorted(v for k, v in FILES.items() if k != "generator")
+    fs = load_facespace(out / "facespace.safetensors", stylegan=StyleGAN(G))
+    assert fs.names == ["ann", "ben", "cy"]
+    assert torch.isfinite(fs.wplus_table).all()
+
+
+def test_model_and_faces_go_together(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "x"), "--model", "g.pkl"]) == 2
+    assert "go together" in capsys.readouterr().err

@@ -1,0 +1,197 @@
+"""train_facespace on faces a tiny generator made itself: convergence, determinism, divergence, cancel, progress."""
+import pytest
+import torch
+
+from facespace.errors import Cancelled, FaceSpaceError, TrainingDivergedError
+from facespace.imageops import native_to_image
+from facespace.runtime import PlainRuntime, Progress
+from facespace.stylegan import StyleGAN, tiny_generator
+from facespace.train import TrainSettings, train_facespace
+from facespace.train.losses import VGG16Features, psnr
+from facespace.train.trainer import face_names
+
+
+def generator_faces(G, n: int, seed: int):
+    """n targets rendered from known random W+ (an independent w per layer)."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n * G.num_ws, G.z_dim, generator=g)
+    ws = G.mapping(z, psi=0.7).view(n, G.num_ws, G.num_ws, G.w_dim)[:, 0].contiguous()
+    with torch.no_grad():
+        return ws, native_to_image(G.synthesis(ws))
+
+
+@pytest.fixture(scope="module")
+def G():
+    return tiny_generator(resolution=32, seed=0)
+
+
+@pytest.fixture(scope="module")
+def faces(G):
+    return generator_faces(G, 6, seed=1)[1]
+
+
+def rt():
+    return PlainRuntime("cpu", show_progress=False)
+
+
+def reconstruction_psnr(fs, G, images):
+    with torch.no_grad():
+        out = (G.synthesis(fs.encode(torch.eye(len(fs))), noise_mode="const") + 1) / 2
+    return psnr(out, images.permute(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("encoder", ["linear", "mlp"])
+def test_every_face_is_reconstructed_at_30_db(G, faces, encoder):
+    settings = TrainSettings(encoder=encoder, steps=400, target_psnr=30.0)
+    fs = train_facespace(StyleGAN(G), faces, "a, b, c, d, e, f", settings, rt())
+    measured = reconstruction_psnr(fs, G, faces)
+    assert (measured >= 30).all(), f"{encoder}: PSNR per face {measured.tolist()}"
+    assert fs.names == list("abcdef") and fs.encoder_kind == encoder
+    assert fs.metadata["psnr"] == pytest.approx(dict(zip(fs.names, measured.tolist())), abs=0.05)
+    assert fs.metadata["steps_run"] < 400  # stopped early at the target, well inside the step budget
+    assert fs.generator_fingerprint == G.fingerprint() and fs.stylegan.generator is G
+    assert fs.wplus_table.shape == (6, G.num_ws, G.w_dim)
+    history = fs.metadata["loss_history"]
+    assert len(history["step"]) == len(history["loss"]) > 1 and history["loss"][-1] < history["loss"][0]
+
+
+def test_linear_encoder_reproduces_its_table_exactly(G, faces):
+    fs = train_facespace(G, faces[:3], None, TrainSettings(steps=5, init_candidates=8), rt())
+    assert fs.names == ["face_01", "face_02", "face_03"] and fs.stylegan is None
+    assert torch.allclose(fs.encode(torch.eye(3)), fs.wplus_table, atol=1e-5)
+    a = torch.tensor([[0.2, 0.5, 0.3]])
+    assert torch.allclose(fs.encode(a)[0], torch.einsum("n,nlc->lc", a[0], fs.wplus_table), atol=1e-5)
+
+
+@pytest.mark.parametrize("settings", [
+    TrainSettings(encoder="mlp", steps=8, init_candidates=16, distill_steps=10, finetune_steps=2),
+    TrainSettings.original(steps=2, cycles=1, pixel_finetune=True, perceptual_weight=0.0),
+], ids=["fast-mlp", "original"])
+def test_same_seed_gives_identical_weights(G, faces, settings):
+    a = train_facespace(G, faces[:4], None, settings, rt())
+    b = train_facespace(G, faces[:4], None, settings, rt())
+    sa, sb = a.encoder.state_dict(), b.encoder.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert torch.equal(a.wplus_table, b.wplus_table)
+    c = train_facespace(G, faces[:4], None, settings.replace(seed=1), rt())
+    assert any(not torch.equal(sa[k], c.encoder.state_dict()[k]) for k in sa)
+
+
+def test_original_schedule_runs_its_phases(G, faces):
+    settings = TrainSettings.original(steps=2, cycles=2, pixel_finetune=True)
+    with pytest.warns(UserWarning, match="perceptual loss off"):
+        fs = train_facespace(G, faces[:4], None, settings, rt())
+    # (target propagation + 2 cycles) x 2 epochs + 1 fine-tune epoch, 2 batches of 2 faces per epoch
+    assert fs.metadata["steps_run"] == (3 * 2 + 1) * 2
+    phases = set(fs.metadata["loss_history"]["phase"])
+    assert phases == {"target propagation", "cycle 1", "cycle 2", "pixel fine-tune"}
+    assert fs.encoder_kind == "mlp" and "no VGG16 weights" in fs.metadata["perceptual"]
+    assert fs.metadata["settings"]["batch_size"] == 2 and fs.metadata["settings"]["pull_weight"] == 1e4
+    # The target-propagation table moved away from the mean W it started from.
+    assert (fs.wplus_table - G.w_avg).abs().max() > 1e-3
+
+
+def test_perceptual_loss_is_used_when_vgg16_weights_are_present(G, faces, tmp_path):
+    torch.manual_seed(0)
+    vgg_dir = tmp_path / "vgg"
+    vgg_dir.mkdir()
+    torch.save({k: v for k, v in VGG16Features().state_dict().items() if k.startswith("features.")},
+               vgg_dir / "vgg16.pth")
+    runtime = PlainRuntime("cpu", models_dir=tmp_path, show_progress=False)
+    fs = train_facespace(G, faces[:2], None, TrainSettings(steps=1, perceptual_weight=1.0, init_candidates=0),
+                         runtime)
+    assert fs.metadata["perceptual"] == "perceptual loss on: vgg16.pth"
+
+
+class _NaNGenerator(torch.nn.Module):
+    """The tiny generator, except that its images turn to NaN after a few calls."""
+
+    def __init__(self, G, after: int):
+        super().__init__()
+        self.G, self.after, self.calls = G, after, 0
+        self.num_ws, self.w_dim, self.z_dim, self.resolution = G.num_ws, G.w_dim, G.z_dim, G.resolution
+        self.register_buffer("w_avg", G.w_avg.clone())
+
+    def synthesis(self, ws, **kw):
+        self.calls += 1
+        img = self.G.synthesis(ws, **kw)
+        return img * float("nan") if self.calls > self.after else img
+
+    def mapping(self, z, **kw):
+        return self.G.mapping(z, **kw)
+
+    def fingerprint(self):
+        return "nan"
+
+
+@pytest.mark.parametrize("schedule", ["fast", "original"])
+def test_nan_stops_training_with_a_clear_error(G, faces, schedule):
+    settings = TrainSettings.preset(schedule, steps=20, init_candidates=0, perceptual_weight=0.0)
+    with pytest.raises(TrainingDivergedError, match="diverged.*nothing was saved"):
+        train_facespace(_NaNGenerator(G, after=3), faces[:2], None, settings, rt())
+
+
+class _RecordingRuntime(PlainRuntime):
+    def __init__(self, cancel_after=None):
+        super().__init__("cpu", show_progress=False)
+        self.updates, self.cancel_after = [], cancel_after
+
+    def progress(self, total, desc=""):
+        runtime = self
+
+        class Rec(Progress):
+            def update(self, n=1, preview=None, status=None):
+                super().update(n)
+                runtime.updates.append((self.total, preview, status))
+
+        return Rec(total, desc)
+
+    def check_cancel(self):
+        if self.cancel_after is not None and len(self.updates) >= self.cancel_after:
+            raise Cancelled("cancelled by the user")
+
+
+def test_progress_reports_status_and_preview_grids(G, faces):
+    runtime = _RecordingRuntime()
+    train_facespace(G, faces[:3], None, TrainSettings(steps=12, preview_every=5, init_candidates=0), runtime)
+    assert len(runtime.updates) == 12 and all(total == 12 for total, _, _ in runtime.updates)
+    previews = [p for _, p, _ in runtime.updates if p is not None]
+    assert len(previews) == 3  # steps 1, 5, 10
+    tile, pad = 96, 4  # 32 px faces are enlarged to the smallest preview tile
+    # three columns (faces), two rows (reconstruction above target)
+    assert previews[0].size == (3 * tile + 4 * pad, 2 * tile + 3 * pad)
+    assert all("PSNR" in s for _, _, s in runtime.updates)
+
+
+def test_cancel_stops_training(G, faces):
+    runtime = _RecordingRuntime(cancel_after=3)
+    with pytest.raises(Cancelled):
+        train_facespace(G, faces[:2], None, TrainSettings(steps=50, init_candidates=0), runtime)
+    assert len(runtime.updates) == 3
+    assert not any(p.requires_grad for p in G.parameters())
+
+
+def test_trains_under_inference_mode(G, faces):
+    with torch.inference_mode():
+        images = faces[:2].clone()
+        fs = train_facespace(G, images, ["x", "y"], TrainSettings(steps=3, init_candidates=0), rt())
+        w = fs.encode([[1.0, 0.0]])
+    assert w.shape == (1, G.num_ws, G.w_dim) and torch.isfinite(w).all()
+
+
+def test_face_names_are_parsed_and_checked():
+    assert face_names("anna, bea\ncarla", 3) == ["anna", "bea", "carla"]
+    assert face_names("", 2) == ["face_01", "face_02"]
+    with pytest.raises(FaceSpaceError, match="2 face names .* for 3 images"):
+        face_names("anna, bea", 3)
+    with pytest.raises(FaceSpaceError, match="repeated: anna"):
+        face_names(["anna", "anna"], 2)
+
+
+def test_settings_reject_nonsense():
+    with pytest.raises(ValueError, match="schedule"):
+        TrainSettings(schedule="slow")
+    with pytest.raises(ValueError, match="loss weights"):
+        TrainSettings(pixel_weight=0.0)
+    assert TrainSettings.original().to_dict()["lr"] == 1e-2
+    assert TrainSettings.from_dict(TrainSettings(steps=7).to_dict()) == TrainSettings(steps=7)
