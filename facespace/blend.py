@@ -32,7 +32,7 @@ from typing import Sequence
 
 import torch
 
-from .errors import UnknownFaceError, WeightsError
+from .errors import FaceSpaceError, UnknownFaceError, WeightsError
 
 GROUPS = ("coarse", "middle", "fine")
 RANDOM_KEYWORD = "random"
@@ -270,7 +270,5 @@ def render_blends(facespace, plan: BlendPlan, runtime=None, batch_size: int = 8)
     """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
     stylegan = getattr(facespace, "stylegan", None)
     if stylegan is None:
-        from .errors import FaceSpaceError
-
         raise FaceSpaceError("this FaceSpace has no generator attached; load it with its StyleGAN")
     return stylegan.render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)

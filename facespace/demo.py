@@ -116,7 +116,8 @@ def _readme(result: DemoResult, model, faces, aligned: bool, settings, fs) -> st
             "",
         ]
     else:
-        lines += [f"Generator: {model}", f"Photos: {faces} ({'aligned FFHQ-style first' if aligned else 'used as given'})", ""]
+        how = "aligned FFHQ-style first" if aligned else "used as given"
+        lines += [f"Generator: {model}", f"Photos: {faces} ({how})", ""]
     lines += [f"Faces ({len(result.names)}), reconstruction PSNR in dB:"]
     lines += [f"  {name}: {result.psnr.get(name, float('nan')):.2f}" for name in result.names]
     lines += ["", f"Training: {settings.schedule} schedule, {settings.encoder} encoder, {settings.steps} steps, "

@@ -149,9 +149,9 @@ def _retime(facespace, a: int, b: int, targets: torch.Tensor) -> torch.Tensor:
         return targets.clone()
     knots = torch.unique(torch.cat([targets.clamp(0, 1), torch.tensor([0.0, 1.0], dtype=torch.float64)]))
     want = knots.diff()
-    # Start from arc length on a fine grid, then rescale each frame-to-frame step of s by how far
-    # its W+ step is from the wanted share (steps are nearly proportional locally, so this
-    # converges in a few passes even where the path bends).
+    # Start from arc length on a fine grid, then rescale each frame-to-frame step of s toward the
+    # wanted share of W+ distance (damped by a square root: moving one frame changes two steps,
+    # and undamped updates oscillate where the encoder's path bends).
     s = _interp(knots, cum, grid)
     for _ in range(CHORD_PASSES):
         chord = _fractions(facespace.encode(_code_line(n, a, b, s)))
@@ -319,5 +319,5 @@ def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = Fal
     return write_frames(frames, out, overwrite)
 
 
-__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph", "render_frames", "save_morph",
-           "write_gif", "write_mp4", "write_frames", "find_ffmpeg", "face_codes"]
+__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph", "render_frames",
+           "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg", "face_codes"]

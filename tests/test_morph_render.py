@@ -1,4 +1,6 @@
 """Rendering and saving morphs: chunking, progress and cancel, endpoints, IMAGE layout, files."""
+import sys
+
 import pytest
 import torch
 from PIL import Image
@@ -111,3 +113,18 @@ def test_morph_through_an_mlp_encoder_renders_its_faces():
     frames = render_morph(fs, plan)
     ends = fs.stylegan.render(morph_wplus(fs, plan)[[0, -1]])
     assert torch.allclose(frames[[0, -1]], ends, atol=1e-5)
+
+
+def test_mp4_frames_are_piped_to_the_encoder(tmp_path, monkeypatch):
+    """The encoder gets every frame as raw RGB on stdin and writes the file that then replaces the target."""
+    fake = tmp_path / "fake-ffmpeg"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nargs = sys.argv[1:]\ndata = sys.stdin.buffer.read()\n"
+                    "open(args[-1], 'wb').write(' '.join(args[:-1]).encode() + b'|' + str(len(data)).encode())\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(morph_module, "find_ffmpeg", lambda: str(fake))
+    frames = torch.rand(5, 6, 10, 3)
+    path = save_morph(frames, tmp_path / "m.mp4", fps=30)
+    args, size = path.read_bytes().split(b"|")
+    assert int(size) == 5 * 6 * 10 * 3
+    assert b"-s 10x6" in args and b"-r 30" in args and b"yuv420p" in args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-ffmpeg", "m.mp4"]

@@ -46,7 +46,7 @@ def register(subparsers) -> None:
 def _common(p) -> None:
     p.add_argument("facespace", metavar="FACESPACE", help="trained FaceSpace file (.safetensors)")
     p.add_argument("--model", required=True,
-                   help="the StyleGAN generator file the FaceSpace was trained with (it is not stored in the FaceSpace)")
+                   help="the StyleGAN generator file the FaceSpace was trained with (not stored in the FaceSpace)")
     p.add_argument("--batch-size", type=int, default=8, help="images rendered at once (default 8)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 

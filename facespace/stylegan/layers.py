@@ -26,22 +26,20 @@ def make_filter(taps) -> torch.Tensor:
     return f / f.sum()
 
 
-def depthwise_fir(x: torch.Tensor, f: torch.Tensor, pad: tuple[int, int, int, int], gain: float = 1.0) -> torch.Tensor:
-    """Pad (left, right, top, bottom) then convolve every channel with the 2-D filter `f`."""
+def depthwise_fir(x: torch.Tensor, f: torch.Tensor, padding: int, gain: float = 1.0,
+                  bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Convolve every channel with the 2-D filter `f` (zero padding on all sides), optionally adding `bias`."""
     c = x.shape[1]
-    x = F.pad(x, list(pad))
     w = (f * gain).flip([0, 1]).to(x.dtype)[None, None].expand(c, 1, *f.shape)
-    return F.conv2d(x, w, groups=c)
+    return F.conv2d(x, w, bias, padding=padding, groups=c)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """Zero-insertion 2x upsampling followed by the FIR filter `f` (gain 4 keeps the DC level)."""
-    n, c, h, w = x.shape
-    fw = f.shape[-1]
-    x = x.reshape(n, c, h, 1, w, 1)
-    x = F.pad(x, [0, 1, 0, 0, 0, 1]).reshape(n, c, 2 * h, 2 * w)
-    p0, p1 = (fw + 1) // 2, (fw - 2) // 2
-    return depthwise_fir(x, f, (p0, p1, p0, p1), gain=4.0)
+    """2x upsampling with the 4-tap FIR filter `f` (zero insertion, filter, gain 4 keeps the DC level),
+    done as one depthwise transposed convolution."""
+    c = x.shape[1]
+    w = (f * 4).to(x.dtype)[None, None].expand(c, 1, *f.shape)
+    return F.conv_transpose2d(x, w, stride=2, padding=(f.shape[-1] - 2) // 2, groups=c)
 
 
 class EqualLinear(nn.Module):
@@ -94,41 +92,49 @@ class MappingNetwork(nn.Module):
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     up: bool = False, filt: torch.Tensor | None = None, fused: bool | None = None) -> torch.Tensor:
+                     up: bool = False, filt: torch.Tensor | None = None, fused: bool | None = None,
+                     gain: float = 1.0, add: torch.Tensor | None = None) -> torch.Tensor:
     """StyleGAN2 modulated convolution: scale input channels by `styles`, optionally demodulate.
 
-    x [N,Ci,H,W], weight [Co,Ci,k,k], styles [N,Ci]. `up` doubles the resolution with a
-    transposed convolution followed by the FIR filter `filt`. `fused` picks one grouped convolution
-    with per-sample weights (best for one sample) or a shared-weight convolution with the
-    modulation applied to activations (best for batches and for gradients); both compute the same.
+    x [N,Ci,H,W], weight [Co,Ci,k,k], styles [N,Ci]; returns conv * gain (+ `add`, broadcast).
+    `up` doubles the resolution with a transposed convolution followed by the FIR filter `filt`.
+    `fused` picks one grouped convolution with per-sample weights (best for one sample) or a
+    shared-weight convolution with the modulation applied to activations (best for batches and for
+    gradients); both compute the same.
     """
     n, ci, h, w_ = x.shape
     co, _, kh, kw = weight.shape
     weight = weight.to(x.dtype)
-    dcoefs = None
+    styles = styles.to(x.dtype)
+    coef = None
     if demodulate:
         wsq = weight.square().sum(dim=[2, 3])  # [Co,Ci]
-        dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()  # [N,Co]
+        coef = (styles.square() @ wsq.t() + 1e-8).rsqrt() * gain  # [N,Co]
+    elif gain != 1:
+        coef = styles.new_full((n, co), gain)
     if fused is None:
         fused = n == 1
     if fused:
         wm = weight.unsqueeze(0) * styles.reshape(n, 1, ci, 1, 1)
-        if dcoefs is not None:
-            wm = wm * dcoefs.reshape(n, co, 1, 1, 1)
-        x = x.reshape(1, n * ci, h, w_)
+        if coef is not None:
+            wm = wm * coef.reshape(n, co, 1, 1, 1)
         if up:
             wm = wm.transpose(1, 2).reshape(n * ci, co, kh, kw)
-            x = F.conv_transpose2d(x, wm, stride=2, groups=n)
-            x = depthwise_fir(x, filt, (1, 1, 1, 1), gain=4.0)
+            x = F.conv_transpose2d(x.reshape(1, n * ci, h, w_), wm, stride=2, groups=n)
+            x = depthwise_fir(x, filt, 1, gain=4.0).reshape(n, co, 2 * h, 2 * w_)
+        elif n == 1:
+            x = F.conv2d(x, wm.reshape(co, ci, kh, kw), padding=kh // 2)
         else:
-            x = F.conv2d(x, wm.reshape(n * co, ci, kh, kw), padding=kh // 2, groups=n)
-        return x.reshape(n, co, x.shape[2], x.shape[3])
+            x = F.conv2d(x.reshape(1, n * ci, h, w_), wm.reshape(n * co, ci, kh, kw), padding=kh // 2, groups=n)
+            x = x.reshape(n, co, h, w_)
+        return x if add is None else x + add
     x = x * styles.reshape(n, ci, 1, 1)
     if up:
         x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
-        x = depthwise_fir(x, filt, (1, 1, 1, 1), gain=4.0)
+        x = depthwise_fir(x, filt, 1, gain=4.0)
     else:
         x = F.conv2d(x, weight, padding=kh // 2)
-    if dcoefs is not None:
-        x = x * dcoefs.reshape(n, co, 1, 1)
-    return x
+    if coef is None:
+        return x if add is None else x + add
+    coef = coef.reshape(n, co, 1, 1)
+    return x * coef if add is None else torch.addcmul(add, x, coef)

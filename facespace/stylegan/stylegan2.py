@@ -10,11 +10,12 @@ from torch import nn
 from .layers import SQRT2, EqualLinear, make_filter, modulated_conv2d, upsample2d
 
 
-def noise_for(x: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
+def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
+    """Per-pixel noise for a layer of resolution const.shape: [R,R] (const) or [n,1,R,R] (random) or None."""
     if mode == "const":
-        return const.to(x.dtype)
+        return const.to(like.dtype)
     if mode == "random":
-        return torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        return torch.randn(n, 1, *const.shape, device=like.device, dtype=like.dtype)
     if mode == "none":
         return None
     raise ValueError(f"noise mode must be 'const', 'random' or 'none', got {mode!r}")
@@ -36,11 +37,14 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x, w, noise_mode: str, filt: torch.Tensor, fused: bool | None = None):
         styles = self.affine(w)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused)
-        noise = noise_for(x, self.noise_const, noise_mode)
+        # lrelu(y) * sqrt(2) == lrelu(y * sqrt(2)): the gain is folded into the conv output, noise and bias
+        add = self.bias.to(x.dtype).reshape(1, -1, 1, 1) * SQRT2
+        noise = noise_for(x.shape[0], x, self.noise_const, noise_mode)
         if noise is not None:
-            x = x + noise * self.noise_strength.to(x.dtype)
-        x = F.leaky_relu(x + self.bias.to(x.dtype).reshape(1, -1, 1, 1), 0.2) * SQRT2
+            add = torch.addcmul(add, noise.reshape(-1, 1, *self.noise_const.shape), self.noise_strength.to(x.dtype) * SQRT2)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
+                             gain=SQRT2, add=add)
+        x = F.leaky_relu(x, 0.2, inplace=True)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
         return x
@@ -59,8 +63,8 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x, w, fused: bool | None = None):
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
-        x = x + self.bias.to(x.dtype).reshape(1, -1, 1, 1)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused,
+                             add=self.bias.to(x.dtype).reshape(1, -1, 1, 1))
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
         return x
@@ -85,6 +89,7 @@ class SynthesisBlock(nn.Module):
         i = 0
         if x is None:
             x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = x.contiguous(memory_format=torch.channels_last)
         else:
             x = self.conv0(x, ws[:, i], noise_mode, filt, fused)
             i += 1
@@ -118,4 +123,4 @@ class SynthesisNetwork2(nn.Module):
             w_idx += block.num_conv
             if max_resolution is not None and res >= max_resolution:
                 break
-        return img
+        return img.contiguous()

@@ -1,0 +1,55 @@
+"""`python -m facespace train` on a tiny generator file and a folder of faces it made."""
+import pytest
+import torch
+
+from facespace.cli import main
+from facespace.imageops import native_to_pil
+from facespace.stylegan import save_generator, tiny_generator
+from facespace.train import load_facespace, read_facespace_info
+
+
+@pytest.fixture
+def setup(tmp_path):
+    G = tiny_generator(resolution=16, seed=7)
+    model = tmp_path / "tiny.safetensors"
+    save_generator(G, model)
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    ws = G.mapping(torch.randn(3, G.z_dim, generator=torch.Generator().manual_seed(1)), psi=0.7)
+    with torch.no_grad():
+        for name, pic in zip(["cy", "ann", "bo"], native_to_pil(G.synthesis(ws))):
+            pic.save(faces / f"{name}.png")
+    (faces / "notes.txt").write_text("not an image")
+    return G, model, faces, tmp_path / "out.safetensors"
+
+
+def test_train_command_writes_a_facespace_and_prints_psnr(setup, capsys):
+    G, model, faces, out = setup
+    code = main(["--device", "cpu", "train", "--model", str(model), "--faces", str(faces), "--out", str(out),
+                 "--encoder", "mlp", "--steps", "6", "--seed", "2"])
+    assert code == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1].startswith("PSNR at 16 px: ann ") and " bo " in printed[-1] and " cy " in printed[-1]
+    info = read_facespace_info(out)
+    assert info["names"] == ["ann", "bo", "cy"] and info["encoder_kind"] == "mlp"
+    assert info["settings"]["steps"] == 6 and info["settings"]["seed"] == 2
+    from facespace.stylegan import load_generator
+
+    assert load_facespace(out, _stylegan(load_generator(model))).stylegan is not None
+
+
+def _stylegan(G):
+    from facespace.stylegan import StyleGAN
+
+    return StyleGAN(G)
+
+
+def test_train_command_refuses_to_overwrite_and_reports_bad_input(setup, capsys):
+    G, model, faces, out = setup
+    out.write_bytes(b"keep me")
+    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out), "--steps", "1"]) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    empty = faces.parent / "empty"
+    empty.mkdir()
+    assert main(["train", "--model", str(model), "--faces", str(empty), "--out", str(out) + "2"]) == 2
+    assert "holds no images" in capsys.readouterr().err
