@@ -37,8 +37,9 @@ from .errors import FaceSpaceError, UnknownFaceError, WeightsError
 GROUPS = ("coarse", "middle", "fine")
 RANDOM_KEYWORD = "random"
 _SEPARATORS = re.compile(r"[,;\n\r]+")
-_NAME_VALUE = re.compile(r"^(?P<name>[^=:]+?)\s*[=:]\s*(?P<value>\S.*)$")
-_FORBIDDEN_IN_NAMES = (",", ";", "=", ":", "\n", "\r")
+# The value never holds '=' or ':', so a name may: split at the last one.
+_NAME_VALUE = re.compile(r"^(?P<name>.*\S)\s*[=:]\s*(?P<value>[^=:]*)$")
+_FORBIDDEN_IN_NAMES = (",", ";", "\n", "\r")
 _DECIMALS = 6
 
 
@@ -58,7 +59,7 @@ def format_weights(names: Sequence[str], values: Sequence[float]) -> str:
     for name in names:
         if any(ch in name for ch in _FORBIDDEN_IN_NAMES) or name != name.strip() or not name:
             raise WeightsError(f"face name {name!r} cannot be written as weights text "
-                               f"(names must not contain , ; = : or new lines, nor start or end with spaces)")
+                               f"(names must not contain commas, semicolons or new lines, nor start or end with spaces)")
     return ", ".join(f"{name}={format_number(v)}" for name, v in zip(names, values))
 
 

@@ -200,3 +200,11 @@ def test_rendered_blends_are_the_generator_images_of_the_encoded_weights():
     assert torch.allclose(images, expected, atol=1e-5)
     one_face = render_blends(fs, plan_blends(fs.names, "carla=1", num_ws=fs.num_ws))
     assert torch.allclose(one_face[0], fs.stylegan.render(fs.face_wplus(["carla"]))[0], atol=1e-4)
+
+
+def test_names_holding_separator_characters_round_trip():
+    names = ["jo=1", "ann:b", "c d"]
+    text = format_weights(names, [0.5, 0.25, 0.25])
+    assert text == "jo=1=0.5, ann:b=0.25, c d=0.25"
+    assert parse_weights(text, names) == [0.5, 0.25, 0.25]
+    assert parse_weights("c d: 1", names) == [0, 0, 1.0]

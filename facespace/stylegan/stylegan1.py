@@ -18,6 +18,13 @@ from .stylegan2 import noise_for
 
 
 class Epilogue(nn.Module):
+    """noise -> bias -> leaky ReLU(0.2) -> instance norm -> style modulation.
+
+    The bias is added by the convolution before it (noise and bias are both added before the
+    activation, so their order does not matter); instance norm and style modulation are one
+    affine map per sample and channel, x * a + b, applied in a single pass.
+    """
+
     def __init__(self, channels: int, w_dim: int, resolution: int):
         super().__init__()
         self.noise_weight = nn.Parameter(torch.zeros(channels))
@@ -26,18 +33,27 @@ class Epilogue(nn.Module):
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
 
     def forward(self, x, w, noise_mode: str):
-        noise = noise_for(x, self.noise_const, noise_mode)
         c = x.shape[1]
+        noise = noise_for(x.shape[0], x, self.noise_const, noise_mode)
         if noise is not None:
-            x = torch.addcmul(x, noise, self.noise_weight.to(x.dtype).reshape(1, c, 1, 1))
-        x = F.leaky_relu(x + self.bias.to(x.dtype).reshape(1, c, 1, 1), 0.2)
-        x = F.instance_norm(x.float() if x.dtype in (torch.float16, torch.bfloat16) else x, eps=1e-8).to(x.dtype)
-        s = self.style(w)
-        return torch.addcmul(s[:, c:, None, None], x, s[:, :c, None, None] + 1)
+            x = torch.addcmul(x, noise.reshape(-1, 1, *self.noise_const.shape),
+                              self.noise_weight.to(x.dtype).reshape(1, c, 1, 1))
+        x = F.leaky_relu(x, 0.2, inplace=True)
+        stats_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+        var, mean = torch.var_mean(x.to(stats_dtype), dim=(2, 3), keepdim=True, correction=0)
+        s = self.style(w).to(stats_dtype)
+        scale = (var + 1e-8).rsqrt() * (s[:, :c, None, None] + 1)
+        shift = s[:, c:, None, None] - mean * scale
+        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
 
 
 class ConvLayer(nn.Module):
-    """3x3 conv with run-time He scaling (gain sqrt 2), optionally upsampling 2x, then blur when upsampling."""
+    """3x3 conv with run-time He scaling (gain sqrt 2); the up version doubles the resolution, then blurs.
+
+    NVIDIA's graph upsamples with nearest + conv below `fused_min_res` and with a transposed conv of
+    the 3x3 kernel summed over 2x2 shifts from there on. Nearest + conv equals that transposed conv
+    with the spatially flipped kernel, so both run as a transposed conv (4/9 of the multiply-adds).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, up: bool = False, fused_up: bool = False):
         super().__init__()
@@ -45,17 +61,17 @@ class ConvLayer(nn.Module):
         self.weight_gain = SQRT2 / math.sqrt(in_channels * 9)
         self.up, self.fused_up = up, fused_up
 
-    def forward(self, x, blur_filter):
+    def forward(self, x, bias, blur_filter):
         w = self.weight.to(x.dtype) * self.weight_gain
+        bias = bias.to(x.dtype)
         if not self.up:
-            return F.conv2d(x, w, padding=1)
-        if self.fused_up:
-            w = F.pad(w.transpose(0, 1), [1, 1, 1, 1])
-            w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
-            x = F.conv_transpose2d(x, w, stride=2, padding=1)
-        else:
-            x = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), w, padding=1)
-        return depthwise_fir(x, blur_filter.to(x.dtype), (1, 1, 1, 1))
+            return F.conv2d(x, w, bias, padding=1)
+        if not self.fused_up:
+            w = w.flip([2, 3])
+        w = F.pad(w.transpose(0, 1), [1, 1, 1, 1])
+        w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+        x = F.conv_transpose2d(x, w, stride=2, padding=1)
+        return depthwise_fir(x, blur_filter.to(x.dtype), 1, bias=bias)
 
 
 class ToRGB(nn.Module):
@@ -88,10 +104,11 @@ class Block1(nn.Module):
     def forward(self, x, ws, noise_mode, blur_filter):
         if x is None:
             x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = (x + self.epi0.bias.to(ws.dtype).reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
         else:
-            x = self.conv0(x, blur_filter)
+            x = self.conv0(x, self.epi0.bias, blur_filter)
         x = self.epi0(x, ws[:, 0], noise_mode)
-        x = self.epi1(self.conv1(x, blur_filter), ws[:, 1], noise_mode)
+        x = self.epi1(self.conv1(x, self.epi1.bias, blur_filter), ws[:, 1], noise_mode)
         return x
 
 
@@ -114,4 +131,4 @@ class SynthesisNetwork1(nn.Module):
             x = block(x, ws[:, 2 * i:2 * i + 2], noise_mode, self.blur_filter)
             if max_resolution is not None and res >= max_resolution:
                 break
-        return block.torgb(x)
+        return block.torgb(x).contiguous()

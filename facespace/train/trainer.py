@@ -21,6 +21,7 @@ from .settings import TrainSettings
 # step, seconds since start, per-face PSNR [N] of the encoder (or table, see `source`), phase name
 StepCallback = Callable[[int, float, torch.Tensor, str], None]
 HISTORY_POINTS = 100  # the loss history keeps about this many points
+CANDIDATE_RESOLUTION = 64  # sampled starting faces are compared with the targets at this size
 
 
 def face_names(names, count: int) -> list[str]:
@@ -320,7 +321,8 @@ def _run_original(render, G, w_avg, targets_full, names, settings, res, vgg, rt,
 def _best_candidates(render, G, targets: torch.Tensor, count: int, psi: float, seed: int, device) -> torch.Tensor:
     """For each target, the closest of `count` sampled (truncated) W as a starting point, [N,1,w_dim]."""
     gen = torch.Generator().manual_seed(seed + 7919)
-    res = targets.shape[-1]
+    res = min(targets.shape[-1], CANDIDATE_RESOLUTION)
+    targets = _resize(targets, res)
     best_d = torch.full((targets.shape[0],), float("inf"), device=device)
     best_w = G.w_avg.detach().float().view(1, 1, -1).repeat(targets.shape[0], 1, 1).to(device)
     with torch.no_grad():

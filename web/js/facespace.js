@@ -27,6 +27,7 @@ const RANDOM_MODE = "random";
 const SLIDER_PREFIX = "facespace_slider:";
 const NAMES_PROPERTY = "facespace_names";
 const STATUS_HEIGHT = 18;
+const PREVIEW_WIDGET = "$$canvas-image-preview"; // the front end's image preview on a node
 const COLORS = {
   bar: "#4a90d9",
   barNegative: "#d9534a",
@@ -275,6 +276,21 @@ function makeChartWidget(node) {
 
 // ---------------------------------------------------------------- node setup
 
+/**
+ * Rendering sends progress previews of the blends, which the front end would keep drawing over the
+ * node; once the chart is in, drop them (the blends themselves go out through the images output).
+ */
+function dropRenderPreview(node) {
+  if (app.nodePreviewImages) {
+    const inSubgraph = node.graph && node.graph !== app.graph && node.graph.id;
+    delete app.nodePreviewImages[inSubgraph ? `${node.graph.id}:${node.id}` : String(node.id)];
+  }
+  node.imgs = undefined;
+  node.preview = undefined;
+  const preview = node.widgets?.find((w) => w.name === PREVIEW_WIDGET);
+  if (preview) node.removeWidget(preview);
+}
+
 function setupBlendNode(node) {
   node.__facespace = { names: [], sliders: [], problems: "", chart: null, lastText: "", chartWidget: null };
   node.__facespace.chartWidget = makeChartWidget(node);
@@ -316,6 +332,7 @@ function setupBlendPrototype(nodeType) {
     const weights = message?.facespace_weights;
     if (Array.isArray(weights)) {
       this.__facespace.chart = { weights, names: this.__facespace.names };
+      dropRenderPreview(this);
       fitHeight(this);
     }
     return result;

@@ -1,0 +1,170 @@
+"""The pack inside a real ComfyUI server: the shipped workflows run end to end on a tiny generator.
+
+Runs only where a ComfyUI checkout is given:
+    COMFYUI_DIR=/path/to/ComfyUI COMFYUI_PYTHON=/path/to/ComfyUI/venv/bin/python pytest tests/test_comfyui_server.py
+The server listens on 127.0.0.1 only, uses temporary folders for models, input and output, and is
+stopped at the end. Its log is printed when something fails.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import shutil
+import urllib.error
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from comfyui_server_util import PACK_LINK_NAME, ComfyServer, comfyui_from_env
+from workflow_util import load_workflow, shipped_workflows, workflow_to_prompt
+
+FOUND = comfyui_from_env()
+pytestmark = pytest.mark.skipif(isinstance(FOUND, str), reason=FOUND if isinstance(FOUND, str) else "")
+
+DATA = Path(__file__).resolve().parent / "data"
+PHOTOS = ("astronaut.png", "grace_hopper.jpg")
+GENERATOR_FILE = "tiny_stylegan2_32.safetensors"
+FACESPACE_NAME = "server_test_faces"
+PACK_NODES = {"FaceSpaceLoadStyleGAN", "FaceSpaceSampleStyleGAN", "FaceSpaceAlignFaces", "FaceSpaceTrainEncoder",
+              "FaceSpaceSave", "FaceSpaceLoad", "FaceSpaceBlendWeights", "FaceSpaceMorphSequence"}
+RUN_TIMEOUT = 300
+
+
+def workflow_with(*node_types: str) -> dict:
+    for path in shipped_workflows():
+        workflow = load_workflow(path)
+        if set(node_types) <= {n["type"] for n in workflow["nodes"]}:
+            return workflow
+    raise AssertionError(f"no shipped workflow uses {node_types}")
+
+
+def set_inputs(prompt: dict, class_type: str, **values) -> None:
+    nodes = [n for n in prompt.values() if n["class_type"] == class_type]
+    assert nodes, f"the prompt has no {class_type}"
+    for node in nodes:
+        node["inputs"].update(values)
+
+
+def images_of(entry: dict, class_type: str, prompt: dict) -> list[dict]:
+    return [img for node_id, out in entry["outputs"].items() if prompt[node_id]["class_type"] == class_type
+            for img in out.get("images", [])]
+
+
+def ui_of(entry: dict, class_type: str, prompt: dict) -> dict:
+    found = [out for node_id, out in entry["outputs"].items() if prompt[node_id]["class_type"] == class_type]
+    assert found, f"no ui output from {class_type}; outputs: {list(entry['outputs'])}"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from facespace.stylegan import save_generator, tiny_generator
+
+    root = tmp_path_factory.mktemp("comfyui")
+    srv = ComfyServer(*FOUND, root)
+    save_generator(tiny_generator("stylegan2", resolution=32, seed=3), srv.paths["models"] / "stylegan" / GENERATOR_FILE)
+    photos = root / "photos"
+    photos.mkdir()
+    for name in PHOTOS:  # each photo and its mirror image: four faces
+        image = Image.open(DATA / name).convert("RGB")
+        stem = Path(name).stem
+        image.save(photos / f"{stem}.png")
+        ImageOps.mirror(image).save(photos / f"{stem}_mirrored.png")
+    srv.photos = photos
+    with srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def object_info(server):
+    return server.get_json("/object_info")
+
+
+@pytest.fixture(scope="module")
+def trained(server, object_info):
+    """Workflow 1 (photos -> align -> train -> blends -> save) on the tiny generator; its /history entry."""
+    prompt = workflow_to_prompt(workflow_with("FaceSpaceTrainEncoder", "FaceSpaceSave"), object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceAlignFaces", folder=str(server.photos), backend="dlib")
+    set_inputs(prompt, "FaceSpaceTrainEncoder", steps=20, resolution=0)
+    set_inputs(prompt, "FaceSpaceSave", name=FACESPACE_NAME, overwrite=True)
+    return prompt, server.run(prompt, timeout=RUN_TIMEOUT)
+
+
+def test_pack_and_its_front_end_load(server, object_info):
+    missing = PACK_NODES - set(object_info)
+    assert not missing, f"nodes not registered: {missing}\n{server.log_tail()}"
+    assert object_info["FaceSpaceBlendWeights"]["display_name"] == "BlendWeights"
+    scripts = server.get_json("/extensions")
+    ours = [s for s in scripts if s.startswith(f"/extensions/{PACK_LINK_NAME}/")]
+    assert f"/extensions/{PACK_LINK_NAME}/facespace.js" in ours, scripts
+    for script in ours:
+        assert b"export" in server.get_bytes(script) or b"import" in server.get_bytes(script)
+    assert GENERATOR_FILE in object_info["FaceSpaceLoadStyleGAN"]["input"]["required"]["model"][0]
+
+
+def test_templates_are_served_with_thumbnails(server):
+    templates = server.get_json("/api/workflow_templates")
+    names = sorted(templates.get(PACK_LINK_NAME, []))
+    assert names == sorted(p.stem for p in shipped_workflows()), templates
+    for name in names:
+        workflow = json.loads(server.get_bytes(f"/api/workflow_templates/{PACK_LINK_NAME}/{name}.json"))
+        assert workflow["nodes"]
+        thumb = Image.open(io.BytesIO(server.get_bytes(f"/api/workflow_templates/{PACK_LINK_NAME}/{name}.jpg")))
+        assert thumb.format == "JPEG"
+
+
+def test_train_blend_and_save_workflow(server, trained):
+    prompt, entry = trained
+    charts = images_of(entry, "SaveImage", prompt)
+    assert len(charts) >= 2, entry["outputs"]  # the blend and its chart
+    for image in charts:
+        with Image.open(io.BytesIO(server.view(image))) as im:
+            assert im.size[0] >= 32 and im.size[1] >= 32
+    ui = ui_of(entry, "FaceSpaceBlendWeights", prompt)
+    names = ui["facespace_names"]
+    assert names == ["astronaut", "astronaut_mirrored", "grace_hopper", "grace_hopper_mirrored"]
+    assert len(ui["facespace_weights"]) == 1 and len(ui["facespace_weights"][0]) == len(names)
+    assert ui_of(entry, "FaceSpaceTrainEncoder", prompt)["facespace_names"] == names
+    saved = server.paths["models"] / "facespace" / f"{FACESPACE_NAME}.safetensors"
+    assert saved.is_file()
+    answer = server.get_json(f"/facespace/names?file={FACESPACE_NAME}.safetensors")
+    assert answer["names"] == names
+
+
+def test_names_route_refuses_files_outside_the_model_folder(server):
+    for query in ("", "?file=../../etc/passwd", "?file=missing.safetensors"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            server.get_json(f"/facespace/names{query}")
+        assert err.value.code in (400, 404)
+
+
+def test_morph_video_workflow(server, object_info, trained):
+    prompt = workflow_to_prompt(workflow_with("FaceSpaceLoad", "FaceSpaceMorphSequence"), object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceLoad", file=f"{FACESPACE_NAME}.safetensors")
+    set_inputs(prompt, "FaceSpaceMorphSequence", frames_per_transition=3, hold_frames=0, loop=False)
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    saved = [img for out in entry["outputs"].values() for img in out.get("images", [])]
+    assert saved, entry["outputs"]
+    from facespace.morph import MorphPlan
+
+    expected = MorphPlan(list(range(4)), frames=3, hold=0, loop=False).frame_count()
+    with Image.open(io.BytesIO(server.view(saved[0]))) as im:
+        assert getattr(im, "n_frames", 1) == expected
+
+
+def test_random_blends_workflow(server, object_info, trained):
+    workflow = copy.deepcopy(workflow_with("FaceSpaceLoad", "FaceSpaceBlendWeights"))
+    prompt = workflow_to_prompt(workflow, object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceLoad", file=f"{FACESPACE_NAME}.safetensors")
+    set_inputs(prompt, "FaceSpaceBlendWeights", mode="random", count=3, seed=7)
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    ui = ui_of(entry, "FaceSpaceBlendWeights", prompt)
+    weights = ui["facespace_weights"]
+    assert len(weights) == 3 and all(abs(sum(row) - 1) < 1e-6 for row in weights)  # normalised random rows
+    assert len({tuple(row) for row in weights}) == 3
+    assert images_of(entry, "SaveImage", prompt), entry["outputs"]
