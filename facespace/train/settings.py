@@ -28,7 +28,8 @@ class TrainSettings:
     cycles: int = 1
     lr: float = 0.05
     anneal: float = 0.1            # learning rate factor from one cycle to the next
-    batch_size: int = 0            # 0 = all faces in one batch
+    batch_size: int = 0            # faces per forward pass, 0 = all. Original: one optimiser step per batch.
+                                   # Fast: the batches' gradients add up to one step, so this only bounds memory.
     pixel_weight: float = 1.0      # MSE on 0..1 images
     l1_weight: float = 0.0         # mean absolute error on 0..1 images
     structural_weight: float = 0.0  # 1 - MS-SSIM

@@ -71,11 +71,11 @@ class _Renderer:
     def __init__(self, G, device: torch.device, noise_mode: str, mixed_precision: bool):
         self.G = G
         self.noise_mode = noise_mode
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
-                         if mixed_precision and device.type == "cuda" else contextlib.nullcontext())
+        self.bf16 = mixed_precision and device.type == "cuda"
 
     def __call__(self, ws: torch.Tensor, res: int) -> torch.Tensor:
-        with self.autocast:
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
+        with autocast:
             img = self.G.synthesis(ws, noise_mode=self.noise_mode,
                                    max_resolution=res if res < self.G.resolution else None)
         img = (img.float() + 1) * 0.5
@@ -119,10 +119,12 @@ class _Recorder:
                 f"Try a lower learning rate (now {self.settings.lr}).")
         return value
 
-    def update(self, loss: float, phase: str, idx: torch.Tensor, pred: torch.Tensor, target: torch.Tensor,
-               preview_fn: Callable[[], Optional[torch.Tensor]]) -> None:
+    def measure(self, idx: torch.Tensor, pred01: torch.Tensor, target01: torch.Tensor) -> None:
+        """Latest PSNR of the faces in `idx` (images before this step's update)."""
+        self.psnr[idx.cpu()] = psnr(pred01, target01).cpu()
+
+    def update(self, loss: float, phase: str, preview_fn: Callable[[], Optional[torch.Tensor]]) -> None:
         self.step += 1
-        self.psnr[idx.cpu()] = psnr(pred, target).cpu()
         if self.step % self.every == 0 or self.step == 1:
             finite = self.psnr[torch.isfinite(self.psnr)]
             self.history["step"].append(self.step)
@@ -276,7 +278,6 @@ def _run_original(render, G, w_avg, targets_full, names, settings, res, vgg, rt,
     total = sum(p[1] for p in phases) * per_epoch
     recorder = _Recorder(rt, total, names, targets_full, settings, callback, note)
     shuffler = torch.Generator().manual_seed(settings.seed)
-    one_sided = _OneSided()
 
     def preview():
         with torch.no_grad():
@@ -307,7 +308,8 @@ def _run_original(render, G, w_avg, targets_full, names, settings, res, vgg, rt,
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    recorder.update(value, phase, idx, one_sided(img.detach(), targets[idx]), targets[idx], preview)
+                    recorder.measure(idx, img.detach(), targets[idx])
+                    recorder.update(value, phase, preview)
                     if recorder.reached(settings.target_psnr):
                         return encoder, table, recorder
     finally:
@@ -345,11 +347,10 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
     first (from the closest sampled face), then every layer is free. Then distil into the encoder."""
     n = len(names)
     batch = settings.batch_size or n
-    per_step = math.ceil(n / batch)
     coarse = res // 4 if settings.coarse_to_fine and res >= 32 else res
     stages = settings.steps * max(settings.cycles, 1)
     mlp_extra = settings.finetune_steps if settings.encoder == "mlp" else 0
-    recorder = _Recorder(rt, stages * per_step + mlp_extra, names, targets_full, settings, callback, note)
+    recorder = _Recorder(rt, stages + mlp_extra, names, targets_full, settings, callback, note)
     losses = {r: _loss_for(settings, _resize(targets_full, r).to(device), vgg, clamp=False) for r in {coarse, res}}
     one_sided = _OneSided()
     if settings.init_candidates > 0:
@@ -359,7 +360,6 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
     base = base.clone().requires_grad_(True)
     offsets = torch.zeros(n, G.num_ws, G.w_dim, device=device, requires_grad=True)
     opt = torch.optim.Adam([{"params": [base]}, {"params": [offsets]}], lr=settings.lr, betas=(0.9, 0.99))
-    shuffler = torch.Generator().manual_seed(settings.seed)
     coarse_steps = stages // 5 if coarse < res else 0
     shared_steps = int(stages * settings.shared_w_fraction)
     warmup = max(10, stages // 10)
@@ -374,6 +374,8 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
         step = 0
         done = False
         cycles = max(settings.cycles, 1)
+        all_faces = torch.arange(n, device=device)
+        chunks = [all_faces[i:i + batch] for i in range(0, n, batch)]
         for cycle in range(cycles):
             for s in range(settings.steps):
                 r = coarse if step < coarse_steps else res
@@ -381,22 +383,23 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
                 opt.param_groups[0]["lr"] = lr
                 # Adam's first steps move every coordinate by about lr: let the freed layers warm up.
                 opt.param_groups[1]["lr"] = lr * min(1.0, max(0, step - shared_steps + 1) / warmup)
-                order = torch.randperm(n, generator=shuffler).to(device) if batch < n else torch.arange(n, device=device)
-                for b in range(per_step):
-                    idx = order[b * batch:(b + 1) * batch]
+                loss_fn = losses[r]
+                opt.zero_grad(set_to_none=True)
+                value = 0.0
+                shown = []
+                # Faces are independent, so chunks only bound memory: gradients add up to the full batch's.
+                for idx in chunks:
                     img = render(table_rows(idx, step >= shared_steps), r)
-                    loss_fn = losses[r]
                     target = loss_fn.targets[idx]
                     per_face, _ = loss_fn(one_sided(img, target), idx)
                     loss = per_face.sum()
-                    value = recorder.check(loss, "W+")
-                    opt.zero_grad(set_to_none=True)
+                    value += recorder.check(loss, "W+")
                     loss.backward()
-                    opt.step()
-                    if r == res and batch >= n:
-                        last_img["img"] = img.detach()
-                    recorder.update(value, "W+", idx, one_sided(img.detach(), target), target,
-                                    lambda: last_img.get("img"))
+                    recorder.measure(idx, img.detach(), target)
+                    shown.append(img.detach())
+                opt.step()
+                last_img["img"] = torch.cat(shown) if r == res else last_img.get("img")
+                recorder.update(value, "W+", lambda: last_img.get("img"))
                 step += 1
                 if r == res and recorder.reached(stop_at):
                     done = True
@@ -462,7 +465,7 @@ def _finetune_mlp(encoder, render, loss_fn, one_sided, settings, res, n, recorde
         loss.backward()
         opt.step()
         last["img"] = img.detach()
-        recorder.update(value, "encoder", idx, one_sided(img.detach(), loss_fn.targets), loss_fn.targets,
-                        lambda: last.get("img"))
+        recorder.measure(idx, img.detach(), loss_fn.targets)
+        recorder.update(value, "encoder", lambda: last.get("img"))
         if recorder.reached(settings.target_psnr):
             break

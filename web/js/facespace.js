@@ -224,7 +224,7 @@ function drawCharts(ctx, chart, width, y) {
       ctx.globalAlpha = tick.value === 0 ? 1 : 0.25;
       ctx.stroke();
       ctx.globalAlpha = 1;
-      ctx.fillText(formatNumber(tick.value, 2), panel.plot.x - 5, tick.y);
+      ctx.fillText(formatNumber(tick.value, 3), panel.plot.x - 5, tick.y);
     }
     const maxChars = Math.max(3, Math.floor((CHART_STYLE.labelHeight - 4) / 5));
     for (const bar of panel.bars) {

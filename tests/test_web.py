@@ -1,4 +1,5 @@
-"""The browser's weights sliders read and write the text exactly as the BlendWeights node reads it."""
+"""What the browser relies on: the sliders read and write weights text exactly as BlendWeights reads it,
+and the names route answers from FaceSpace files in the model folder only."""
 import json
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ TEXTS = [
 ]
 MOVES = [("", "ben", 0.25), ("0.2, 0.3, 0.5", "cara", 0.0), ("ben=0.4", "anna", 0.75), ("Anna: 1, cara=2", "anna", 0.5)]
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 
 
 def run_js(body: str):
@@ -37,6 +38,7 @@ def node_weights(text):
         return None
 
 
+@needs_node
 def test_slider_state_agrees_with_the_node():
     states = run_js(f"""
         const out = {json.dumps(TEXTS)}.map((t) => {{
@@ -53,6 +55,7 @@ def test_slider_state_agrees_with_the_node():
             assert state["values"] == pytest.approx(expected), text
 
 
+@needs_node
 def test_slider_moves_write_text_the_node_reads_back():
     texts = run_js(f"""
         console.log(JSON.stringify({json.dumps(MOVES)}.map(([t, n, v]) => w.applySliderChange(t, names, n, v))));""")
@@ -61,3 +64,37 @@ def test_slider_moves_write_text_the_node_reads_back():
         assert new is not None, after
         for i, face in enumerate(NAMES):
             assert new[i] == pytest.approx(value if face == name else old[i]), (before, after)
+
+
+@pytest.fixture
+def facespace_folder(tmp_path, monkeypatch):
+    from facespace.runtime import PlainRuntime
+    from facespace.train import save_facespace
+    from nodes import comfy
+    from test_blend import NAMES as SAVED_NAMES, make_facespace
+
+    monkeypatch.setattr(comfy, "_runtime", PlainRuntime("cpu", models_dir=tmp_path, show_progress=False))
+    folder = tmp_path / "facespace"
+    folder.mkdir()
+    save_facespace(make_facespace("linear"), folder / "mine.safetensors")
+    (folder / "broken.safetensors").write_bytes(b"not a safetensors file")
+    return folder, SAVED_NAMES
+
+
+def test_names_route_reads_the_names_of_a_saved_facespace(facespace_folder):
+    from nodes.routes import face_names
+
+    _folder, names = facespace_folder
+    assert face_names("mine.safetensors") == (200, {"file": "mine.safetensors", "names": names})
+
+
+def test_names_route_refuses_what_is_not_a_facespace_in_the_folder(facespace_folder):
+    from nodes.routes import face_names
+
+    folder, _names = facespace_folder
+    status, body = face_names("broken.safetensors")
+    assert status == 422 and "broken.safetensors" in body["error"]
+    assert face_names("")[0] == 400
+    assert face_names("other.safetensors")[0] == 404
+    assert face_names(str(folder / "mine.safetensors"))[0] == 404, "absolute paths are not read"
+    assert face_names("../facespace/mine.safetensors")[0] == 404
