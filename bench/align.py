@@ -66,9 +66,11 @@ def main() -> None:
         print(f"face_alignment: not timed ({str(exc).split(';')[0]})")
 
     print(f"\nwarp at {args.size}x{args.size} (best of {args.repeat}); detection per photo")
-    print(f"{'photo':<22} {'dlib detect':>11} {'FAN detect':>10} {'warp':>8} {'reference warp':>14} {'speed-up':>8} {'PSNR dB':>8}")
+    print(f"{'photo':<22} {'dlib detect':>11} {'FAN detect':>10} {'warp':>8} {'reference warp':>14} "
+          f"{'speed-up':>8} {'PSNR dB':>8}")
     totals = np.zeros(3)
-    for name, img in photos().items():
+    pictures = photos()
+    for name, img in pictures.items():
         arr = np.asarray(img)
         t_dlib = best_of(lambda: dlib_backend.detect(arr), args.repeat)
         faces = select_faces(dlib_backend.detect(arr))
@@ -78,8 +80,9 @@ def main() -> None:
         t_ref = best_of(lambda: reference_align(img, lm, args.size), args.repeat)
         quality = psnr(align_ffhq(img, lm, args.size), reference_align(img, lm, args.size))
         totals += (t_dlib, t_ours, t_ref)
-        print(f"{name:<22} {t_dlib:>10.3f}s {t_fan:>10} {t_ours:>7.3f}s {t_ref:>13.3f}s {t_ref / t_ours:>7.1f}x {quality:>8.1f}")
-    n = len(photos())
+        print(f"{name:<22} {t_dlib:>10.3f}s {t_fan:>10} {t_ours:>7.3f}s {t_ref:>13.3f}s "
+              f"{t_ref / t_ours:>7.1f}x {quality:>8.1f}")
+    n = len(pictures)
     print(f"{'mean':<22} {totals[0] / n:>10.3f}s {'':>10} {totals[1] / n:>7.3f}s {totals[2] / n:>13.3f}s "
           f"{totals[2] / totals[1]:>7.1f}x")
 

@@ -38,12 +38,13 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_call(fn, device) -> float:
+def time_call(fn, device) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds); on a shared CPU the CPU time is the steadier of the two."""
     sync(device)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     fn()
     sync(device)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def forward_backward(synth, ws):
@@ -166,14 +167,15 @@ def bench(label, fns, repeats, device):
     for _ in range(repeats):
         for k, fn in fns.items():
             times[k].append(time_call(fn, device))
-    return {k: statistics.median(v) for k, v in times.items()}
+    return {k: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v)) for k, v in times.items()}
 
 
 def report(label, res, batch):
     names = list(res)
-    line = ", ".join(f"{k} {v:.3f} s ({batch / v:.2f} img/s)" for k, v in res.items())
+    line = ", ".join(f"{k} {w:.3f} s wall ({batch / w:.2f} img/s), {c:.3f} s CPU" for k, (w, c) in res.items())
     if len(names) == 2:
-        line += f", ratio reference/ours {res[names[0]] / res[names[1]]:.2f}x"
+        (rw, rc), (ow, oc) = res[names[0]], res[names[1]]
+        line += f"; ratio reference/ours {rw / ow:.2f}x wall, {rc / oc:.2f}x CPU"
     print(f"{label}: {line}", flush=True)
 
 

@@ -17,6 +17,7 @@ import argparse
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -49,8 +50,10 @@ def time_to_target(G, faces, settings: TrainSettings, target: float):
             reached["at"] = (seconds, step)
 
     t0 = time.perf_counter()
-    fs = train_facespace(StyleGAN(G), faces, None, settings, PlainRuntime("cpu", show_progress=False),
-                         callback=on_step)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="perceptual loss off")
+        fs = train_facespace(StyleGAN(G), faces, None, settings, PlainRuntime("cpu", show_progress=False),
+                             callback=on_step)
     total = time.perf_counter() - t0
     with torch.no_grad():
         out = (G.synthesis(fs.encode(torch.eye(len(fs)))) + 1) / 2
@@ -79,7 +82,6 @@ def convergence(args):
                                                                 shared_w_fraction=0.0)),
             ("fast / linear, + MS-SSIM 0.1", TrainSettings(steps=args.fast_steps, target_psnr=args.target,
                                                             structural_weight=0.1)),
-            ("fast / linear, batch 2", TrainSettings(steps=args.fast_steps, target_psnr=args.target, batch_size=2)),
         ]
     print(f"== convergence: tiny StyleGAN2 {G.resolution} px, {args.faces} faces from random W+, target "
           f"{args.target} dB on every face, {len(args.sets)} target set(s), CPU {torch.get_num_threads()} thread(s)")
@@ -120,7 +122,8 @@ def step_cost(args):
     G = realistic_generator(args.resolution)
     n = args.step_faces
     print(f"== step cost: StyleGAN2 config-f widths at {args.resolution} px ({G.num_params() / 1e6:.1f} M params), "
-          f"{n} faces, CPU {torch.get_num_threads()} thread(s), {args.timing_steps} timed steps after 1 warm-up")
+          f"{n} faces, CPU {torch.get_num_threads()} thread(s), {args.timing_steps} timed step(s) after "
+          f"{args.warmup} warm-up step(s)")
     ws_mean = G.w_avg.view(1, 1, -1).repeat(n, G.num_ws, 1)
     target = torch.rand(n, 3, args.resolution, args.resolution)
 
@@ -132,7 +135,8 @@ def step_cost(args):
             ((img + 1) / 2 - t).square().mean().backward()
 
     def timed(fn):
-        fn()
+        for _ in range(args.warmup):
+            fn()
         t0 = time.perf_counter()
         for _ in range(args.timing_steps):
             fn()
@@ -163,6 +167,7 @@ def main():
     p.add_argument("--cap", type=int, default=256, help="the fast schedule's working resolution cap")
     p.add_argument("--step-faces", type=int, default=8)
     p.add_argument("--timing-steps", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=1, help="untimed steps before timing")
     p.add_argument("--skip-convergence", action="store_true")
     p.add_argument("--skip-step-cost", action="store_true")
     args = p.parse_args()

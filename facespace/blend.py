@@ -33,13 +33,12 @@ from typing import Sequence
 import torch
 
 from .errors import FaceSpaceError, UnknownFaceError, WeightsError
+from .names import split_list
 
 GROUPS = ("coarse", "middle", "fine")
 RANDOM_KEYWORD = "random"
-_SEPARATORS = re.compile(r"[,;\n\r]+")
 # The value never holds '=' or ':', so a name may: split at the last one.
 _NAME_VALUE = re.compile(r"^(?P<name>.*\S)\s*[=:]\s*(?P<value>[^=:]*)$")
-_FORBIDDEN_IN_NAMES = (",", ";", "\n", "\r")
 _DECIMALS = 6
 
 
@@ -57,9 +56,9 @@ def format_weights(names: Sequence[str], values: Sequence[float]) -> str:
     if len(values) != len(names):
         raise WeightsError(f"{len(values)} weights for {len(names)} faces ({', '.join(names)})")
     for name in names:
-        if any(ch in name for ch in _FORBIDDEN_IN_NAMES) or name != name.strip() or not name:
-            raise WeightsError(f"face name {name!r} cannot be written as weights text "
-                               f"(names must not contain commas, semicolons or new lines, nor start or end with spaces)")
+        if split_list(name) != [name]:  # the name would not read back as itself
+            raise WeightsError(f"face name {name!r} cannot be written as weights text (names must not contain "
+                               f"commas, semicolons or new lines, nor start or end with spaces)")
     return ", ".join(f"{name}={format_number(v)}" for name, v in zip(names, values))
 
 
@@ -92,7 +91,7 @@ def parse_weights(text: str, names: Sequence[str], label: str = "weights") -> li
     """
     if not names:
         raise WeightsError("the FaceSpace holds no faces")
-    entries = [e.strip() for e in _SEPARATORS.split(text or "") if e.strip()]
+    entries = split_list(text)
     if not entries:
         raise WeightsError(f"{label} is empty; expected e.g. '{format_weights(names, _example(len(names)))}'")
     named = [_NAME_VALUE.match(e) for e in entries]
@@ -267,9 +266,14 @@ def blend_wplus(facespace, plan: BlendPlan) -> torch.Tensor:
     return ws
 
 
-def render_blends(facespace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
-    """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
+def attached_stylegan(facespace):
+    """The generator a FaceSpace renders with, or an error saying how to attach one."""
     stylegan = getattr(facespace, "stylegan", None)
     if stylegan is None:
         raise FaceSpaceError("this FaceSpace has no generator attached; load it with its StyleGAN")
-    return stylegan.render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)
+    return stylegan
+
+
+def render_blends(facespace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
+    """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
+    return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)

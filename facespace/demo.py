@@ -7,18 +7,19 @@ coloured textures, not real faces; the self-check shows that every stage works e
 """
 from __future__ import annotations
 
-import contextlib
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import FaceSpaceError
-from .fileio import atomic_path, check_writable
+from .fileio import atomic_path, check_writable, save_picture
 from .imageops import grid, image_to_pil, pil_to_image
+from .names import unique_names
 from .runtime import Runtime, get_runtime
 
 SELF_CHECK_SEED = 7
@@ -66,40 +67,36 @@ def _self_check_inputs(rt: Runtime, count: int = SELF_CHECK_FACES):
     return stylegan, images, SELF_CHECK_NAMES[:count]
 
 
-@contextlib.contextmanager
-def _one_thread(enabled: bool):
-    """The self-check's tiny networks gain nothing from more threads, and on a busy CPU lose a lot."""
-    before = torch.get_num_threads()
-    if enabled:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _looks_aligned(paths: list[Path]) -> bool:
+def _same_square_size(paths: list[Path]) -> bool:
+    """True when every photo is a square of one size, i.e. already cropped (read from the file headers)."""
     sizes = set()
     for p in paths:
-        with Image.open(p) as im:
-            sizes.add(im.size)
-    return len(sizes) == 1 and next(iter(sizes))[0] == next(iter(sizes))[1]
+        try:
+            with Image.open(p) as im:
+                sizes.add(im.size)
+        except (UnidentifiedImageError, OSError):
+            return False  # the photo loader then names the file it cannot read
+    return len(sizes) == 1 and len(set(next(iter(sizes)))) == 1
 
 
 def load_faces(folder, resolution: int, align: str = "auto", runtime: Runtime | None = None):
-    """Aligned faces at the generator's resolution and their names, from a folder of photos."""
-    from .align.photos import clean_name, list_photos, load_photo
+    """(IMAGE batch, unique names, aligned?) of the photos in `folder` at the generator's resolution.
+
+    align 'auto' aligns FFHQ-style unless every photo is a square of one size; 'never' takes each
+    photo as it is, centre-cropped to a square.
+    """
+    from .align import align_faces
+    from .align.photos import gather_photos, list_photos
 
     if align not in ALIGN_CHOICES:
         raise FaceSpaceError(f"align must be one of {', '.join(ALIGN_CHOICES)}, got {align!r}")
     paths = list_photos(folder)
-    if align == "never" or (align == "auto" and _looks_aligned(paths)):
-        pics = [load_photo(p).resize((resolution, resolution), Image.LANCZOS) for p in paths]
-        return pil_to_image(pics), [clean_name(p.stem) for p in paths], False
-    from .align import align_faces
-
-    result = align_faces(folder=folder, size=resolution, preview=False, runtime=runtime)
-    return result.images, result.names, True
+    if align == "always" or (align == "auto" and not _same_square_size(paths)):
+        result = align_faces(files=paths, size=resolution, preview=False, runtime=runtime)
+        return result.images, result.names, True
+    photos = gather_photos(files=paths)
+    pics = [ImageOps.fit(p.image, (resolution, resolution), Image.Resampling.LANCZOS) for p in photos]
+    return pil_to_image(pics), unique_names(p.name for p in photos), False
 
 
 def _readme(result: DemoResult, model, faces, aligned: bool, settings, fs) -> str:
@@ -132,61 +129,47 @@ def _readme(result: DemoResult, model, faces, aligned: bool, settings, fs) -> st
     for key, path in result.files.items():
         if key in about:
             lines.append(f"  {path.name}: {about[key]}")
-    model_arg = result.files["generator"] if "generator" in result.files else model
+    facespace_arg = shlex.quote(str(result.files["facespace"]))
+    model_arg = shlex.quote(str(result.files.get("generator", model)))
+    weights_arg = shlex.quote(f"{result.names[0]}=0.5, {result.names[1]}=0.5")
     lines += ["", "Next:",
-              f"  python -m facespace blend {result.files['facespace']} --model {model_arg} "
-              f"--weights \"{result.names[0]}=0.5, {result.names[1]}=0.5\" --out blend.png --chart chart.png",
-              f"  python -m facespace morph {result.files['facespace']} --model {model_arg} --out morph.gif --loop", ""]
+              f"  python -m facespace blend {facespace_arg} --model {model_arg} --weights {weights_arg} "
+              "--out blend.png --chart chart.png",
+              f"  python -m facespace morph {facespace_arg} --model {model_arg} --out morph.gif --loop", ""]
     return "\n".join(lines)
 
 
 def run_demo(out_dir, model=None, faces=None, steps: int | None = None, overwrite: bool = False,
              align: str = "auto", seed: int = 0, runtime: Runtime | None = None,
              log: Callable[[str], None] = print) -> DemoResult:
-    """Train a FaceSpace and write blends with charts, a morph GIF, the FaceSpace and a README into `out_dir`."""
-    with _one_thread(model is None and faces is None):
-        return _run_demo(out_dir, model, faces, steps, overwrite, align, seed, runtime, log)
+    """Train a FaceSpace and write blends with charts, a morph GIF, the FaceSpace and a README into `out_dir`.
 
-
-def _run_demo(out_dir, model, faces, steps, overwrite, align, seed, runtime, log) -> DemoResult:
-    from .blend import plan_blends, render_blends
-    from .chart import charts_over_faces
-    from .morph import MorphPlan, render_morph, write_gif
+    Every output name is checked before the work starts, so a refused run leaves `out_dir` as it was.
+    """
     from .train import TrainSettings, save_facespace, train_facespace
 
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     rt = get_runtime(runtime)
     if (model is None) != (faces is None):
         raise FaceSpaceError("--model and --faces go together: give both for your own faces, or neither for "
                              "the built-in self-check")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FaceSpaceError(f"--out {out_dir} is a file; expected a folder")
-    self_check = model is None
-    keys = [k for k in FILES if self_check or k != "generator"]
-    paths = {k: out_dir / FILES[k] for k in keys}
-    for path in paths.values():
-        check_writable(path, overwrite)
     if steps is not None and steps < 1:
         raise FaceSpaceError(f"--steps must be 1 or more, got {steps}")
+    self_check = model is None
+    out_dir = Path(out_dir)
+    paths = _output_paths(out_dir, self_check, overwrite)
 
     result = DemoResult(out_dir=out_dir, self_check=self_check)
-    aligned = False
     if self_check:
         log("SELF-CHECK: no --model/--faces given, so a small built-in random generator renders "
             f"{SELF_CHECK_FACES} synthetic pictures (not real faces) to train on.")
         stylegan, images, names = _self_check_inputs(rt)
-        settings = TrainSettings(steps=steps or SELF_CHECK_STEPS, seed=seed)
+        aligned = False
+        steps = steps or SELF_CHECK_STEPS
     else:
-        from .stylegan import StyleGAN, load_generator
-
-        generator = load_generator(model)
-        stylegan = StyleGAN(generator, name=Path(model).stem)
-        images, names, aligned = load_faces(faces, generator.resolution, align, rt)
-        if len(names) < 2:
-            raise FaceSpaceError(f"{faces}: found {len(names)} face(s); blending and morphing need at least 2")
+        stylegan, images, names, aligned = _user_inputs(model, faces, align, rt)
         log(f"{len(names)} faces from {faces}{' (aligned)' if aligned else ''}: {', '.join(names)}")
-        settings = TrainSettings(seed=seed) if steps is None else TrainSettings(steps=steps, seed=seed)
+    settings = TrainSettings(seed=seed) if steps is None else TrainSettings(steps=steps, seed=seed)
     result.names = list(names)
 
     log(f"training a FaceSpace on {len(names)} faces ({settings.steps} steps) ...")
@@ -200,45 +183,78 @@ def _run_demo(out_dir, model, faces, steps, overwrite, align, seed, runtime, log
         from .stylegan import save_generator
 
         result.files["generator"] = save_generator(stylegan.generator, paths["generator"], overwrite=overwrite)
+    rt.check_cancel()
+    result.files["faces"] = save_picture(_faces_sheet(fs, images, rt), paths["faces"], overwrite)
+    rt.check_cancel()
+    result.files["blends"] = save_picture(_blends_sheet(fs, seed, rt), paths["blends"], overwrite)
+    rt.check_cancel()
+    result.files["morph"] = _write_morph(fs, paths["morph"], overwrite, rt)
+    with atomic_path(paths["readme"], overwrite) as tmp:
+        tmp.write_text(_readme(result, model, faces, aligned, settings, fs), encoding="utf-8")
+    result.files["readme"] = paths["readme"]
+    result.seconds = time.perf_counter() - started
+    return result
 
-    recon = stylegan.render(fs.face_wplus(), runtime=rt)
-    targets = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2), size=recon.shape[1:3], mode="bilinear",
-                                              antialias=True).permute(0, 2, 3, 1).clamp(0, 1)
+
+def _output_paths(out_dir: Path, self_check: bool, overwrite: bool) -> dict[str, Path]:
+    """The files this run writes (the generator only in a self-check), each refused if it is in the way."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FaceSpaceError(f"--out {out_dir} is a file; expected a folder")
+    paths = {key: out_dir / name for key, name in FILES.items() if self_check or key != "generator"}
+    for path in paths.values():
+        check_writable(path, overwrite)
+    return paths
+
+
+def _user_inputs(model, faces, align: str, rt: Runtime):
+    """(StyleGAN, IMAGE batch, names, aligned?) from the user's generator file and folder of photos."""
+    from .stylegan import StyleGAN, load_generator
+
+    generator = load_generator(model)
+    images, names, aligned = load_faces(faces, generator.resolution, align, rt)
+    if len(names) < 2:
+        raise FaceSpaceError(f"{faces}: found {len(names)} face(s); blending and morphing need at least 2")
+    return StyleGAN(generator, name=Path(model).stem), images, names, aligned
+
+
+def _faces_sheet(fs, images: torch.Tensor, rt: Runtime) -> Image.Image:
+    """Top row: the training faces; bottom row: their reconstructions."""
+    recon = fs.stylegan.render(fs.face_wplus(), runtime=rt)
+    targets = _resized(images, recon.shape[1])
     tile = min(max(recon.shape[1], MIN_TILE), MAX_TILE // 2)
-    pics = [p.resize((tile, tile), Image.LANCZOS) for p in image_to_pil(torch.cat([targets, recon]))]
-    _save_png(grid(pics, cols=len(names)), paths["faces"], overwrite)
-    result.files["faces"] = paths["faces"]
+    pics = [p.resize((tile, tile), Image.Resampling.LANCZOS) for p in image_to_pil(torch.cat([targets, recon]))]
+    return grid(pics, cols=len(fs.names))
+
+
+def _blends_sheet(fs, seed: int, rt: Runtime) -> Image.Image:
+    """BLENDS random blends side by side, each under the bar chart of its weights."""
+    from .blend import plan_blends, render_blends
+    from .chart import charts_over_faces
 
     plan = plan_blends(fs.names, mode="random", count=BLENDS, seed=seed, num_ws=fs.num_ws)
     blends = render_blends(fs, plan, runtime=rt)
     rows, series = plan.chart_data()
-    charts = image_to_pil(charts_over_faces(_fit(blends, MAX_TILE), fs.names, rows, series=series))
-    _save_png(grid(charts, cols=BLENDS), paths["blends"], overwrite)
-    result.files["blends"] = paths["blends"]
+    return grid(image_to_pil(charts_over_faces(_fit(blends, MAX_TILE), fs.names, rows, series=series)), cols=BLENDS)
 
-    frames = render_morph(fs, MorphPlan(list(range(len(names))), frames=MORPH_FRAMES, easing="smoothstep",
-                                        loop=True), runtime=rt)
-    frames = _fit(frames, MAX_TILE // 2)
-    result.files["morph"] = write_gif(frames, paths["morph"], fps=MORPH_FPS, overwrite=overwrite)
 
-    with atomic_path(paths["readme"], overwrite) as tmp:
-        tmp.write_text(_readme(result, model, faces, aligned, settings, fs), encoding="utf-8")
-    result.files["readme"] = paths["readme"]
-    result.seconds = time.perf_counter() - t0
-    return result
+def _write_morph(fs, path: Path, overwrite: bool, rt: Runtime) -> Path:
+    """A looping GIF through every face."""
+    from .morph import MorphPlan, render_morph, write_gif
+
+    plan = MorphPlan(list(range(len(fs.names))), frames=MORPH_FRAMES, easing="smoothstep", loop=True)
+    frames = _fit(render_morph(fs, plan, runtime=rt), MAX_TILE // 2)
+    return write_gif(frames, path, fps=MORPH_FPS, overwrite=overwrite)
 
 
 def _fit(images: torch.Tensor, largest: int, smallest: int = MIN_TILE) -> torch.Tensor:
     """IMAGE batch resized so that its side lies within smallest..largest pixels."""
-    side = images.shape[1]
-    target = min(max(side, smallest), largest)
-    if target == side:
+    return _resized(images, min(max(images.shape[1], smallest), largest))
+
+
+def _resized(images: torch.Tensor, side: int) -> torch.Tensor:
+    """IMAGE batch of squares resized to side x side (antialiased when shrinking)."""
+    if images.shape[1:3] == (side, side):
         return images
-    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2), size=target, mode="bilinear",
-                                        antialias=target < side)
+    x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2), size=(side, side), mode="bilinear",
+                                        antialias=side < images.shape[1])
     return x.permute(0, 2, 3, 1).clamp(0, 1).contiguous()
-
-
-def _save_png(picture: Image.Image, path: Path, overwrite: bool) -> None:
-    with atomic_path(path, overwrite) as tmp:
-        picture.save(tmp, format="PNG")

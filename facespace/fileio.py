@@ -41,3 +41,26 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def save_picture(picture, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write a PIL picture atomically; the format follows the file ending (.png, .jpg, .webp ...)."""
+    with atomic_path(path, overwrite) as tmp:
+        picture.save(tmp)  # the temporary name keeps the ending, so PIL picks the same format
+    return Path(path)
+
+
+def save_numbered_pictures(pictures, folder: str | os.PathLike, prefix: str, overwrite: bool = False,
+                           start: int = 0, min_digits: int = 5) -> list[Path]:
+    """PNGs `prefix_00000.png`, `prefix_00001.png` ... in `folder` (created).
+
+    Every name is checked before the first is written, so a refused run leaves the folder as it was.
+    """
+    folder = Path(folder)
+    digits = max(min_digits, len(str(start + len(pictures) - 1)))
+    paths = [folder / f"{prefix}_{start + i:0{digits}d}.png" for i in range(len(pictures))]
+    for path in paths:
+        check_writable(path, overwrite)
+    for path, picture in zip(paths, pictures):
+        save_picture(picture, path, overwrite)
+    return paths

@@ -12,7 +12,7 @@ Easing shapes the pace inside each transition: the fraction of the way covered a
 ease(j / F) with linear (t), smoothstep (3t^2 - 2t^3) or cosine ((1 - cos(pi t)) / 2).
 
 Interpolation space:
-- 'wplus': straight lines between the faces' W+ codes; W+ steps follow the easing exactly.
+- 'wplus' (the default): straight lines between the faces' W+ codes; W+ steps follow the easing exactly.
 - 'code':  lines between the one-hot codes, through the encoder. An MLP encoder bends that path
   and would speed up and slow down along it, so the code parameter is re-timed by W+ arc length
   (measured on `ARC_SAMPLES` points per transition, then refined on the frames' own distances):
@@ -21,7 +21,6 @@ Interpolation space:
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -30,10 +29,11 @@ from typing import Callable, Sequence
 
 import torch
 
-from .blend import resolve_name
+from .blend import attached_stylegan, resolve_name
 from .errors import FaceSpaceError, WeightsError
-from .fileio import atomic_path, check_writable
+from .fileio import atomic_path, check_writable, save_numbered_pictures
 from .imageops import image_to_pil
+from .names import split_list
 from .runtime import Runtime, get_runtime
 
 EASINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -41,11 +41,10 @@ EASINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "smoothstep": lambda t: t * t * (3 - 2 * t),
     "cosine": lambda t: (1 - torch.cos(math.pi * t)) / 2,
 }
-SPACES = ("code", "wplus")
+SPACES = ("wplus", "code")
 ARC_SAMPLES = 64
 CHORD_PASSES = 24
 CHORD_TOLERANCE = 1e-4
-_ORDER_SEPARATORS = re.compile(r"[,;\n\r]+|\s*->\s*")
 
 
 def ease(name: str, t: torch.Tensor) -> torch.Tensor:
@@ -56,7 +55,7 @@ def ease(name: str, t: torch.Tensor) -> torch.Tensor:
 
 def parse_order(text: str, names: Sequence[str]) -> list[int]:
     """'anna, bea, carla' (commas, semicolons, new lines or '->') -> face indices; empty = all faces."""
-    entries = [e.strip() for e in _ORDER_SEPARATORS.split(text or "") if e.strip()]
+    entries = [name for part in split_list(text) for name in split_list(part.split("->"))]
     if not entries:
         return list(range(len(names)))
     order = [resolve_name(e, names) for e in entries]
@@ -69,10 +68,10 @@ def parse_order(text: str, names: Sequence[str]) -> list[int]:
 @dataclass(frozen=True)
 class MorphPlan:
     order: list[int]          # face indices, training order numbering
-    frames: int = 8           # steps per transition (F)
+    frames: int = 12          # steps per transition (F)
     hold: int = 0             # extra frames on each face (H)
     easing: str = "linear"
-    space: str = "code"
+    space: str = "wplus"
     loop: bool = False
 
     def __post_init__(self):
@@ -225,6 +224,8 @@ def render_frames(stylegan, ws: torch.Tensor, runtime=None, batch_size: int = 8,
     quiet = _QuietRuntime(rt)
     batch_size = max(1, int(batch_size))
     n = ws.shape[0]
+    if n == 0:
+        raise FaceSpaceError("no frames to render")
     out = None
     progress = rt.progress(n, desc)
     try:
@@ -243,13 +244,14 @@ def render_frames(stylegan, ws: torch.Tensor, runtime=None, batch_size: int = 8,
 
 def render_morph(facespace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
     """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames."""
-    stylegan = getattr(facespace, "stylegan", None)
-    if stylegan is None:
-        raise FaceSpaceError("this FaceSpace has no generator attached; load it with its StyleGAN")
-    return render_frames(stylegan, morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
+    return render_frames(attached_stylegan(facespace), morph_wplus(facespace, plan), runtime, batch_size,
+                         desc="morph")
 
 
 # ---------------------------------------------------------------- saving a morph
+
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
 
 def find_ffmpeg() -> str | None:
     """An ffmpeg executable: imageio-ffmpeg's bundled one, else ffmpeg on PATH."""
@@ -270,11 +272,17 @@ def write_gif(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = Fal
     return Path(path)
 
 
-def write_mp4(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = False) -> Path:
+def video_encoder(path) -> str:
+    """The ffmpeg that will write `path`, or an error that says what to do instead."""
     exe = find_ffmpeg()
     if exe is None:
         raise FaceSpaceError(f"cannot write {path}: no video encoder found (install imageio-ffmpeg or put ffmpeg "
                              f"on PATH); write a .gif or a folder of PNG frames instead")
+    return exe
+
+
+def write_mp4(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = False) -> Path:
+    exe = video_encoder(path)
     n, h, w, _ = frames.shape
     with atomic_path(path, overwrite) as tmp:
         cmd = [exe, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
@@ -294,30 +302,38 @@ def write_mp4(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = Fal
 
 def write_frames(frames: torch.Tensor, folder, overwrite: bool = False, prefix: str = "frame") -> list[Path]:
     """Numbered PNGs frame_00000.png ... in `folder` (created); refuses to replace files unless `overwrite`."""
-    folder = Path(folder)
-    digits = max(5, len(str(len(frames) - 1)))
-    paths = [folder / f"{prefix}_{i:0{digits}d}.png" for i in range(len(frames))]
-    for p in paths:
-        check_writable(p, overwrite)
-    folder.mkdir(parents=True, exist_ok=True)
-    for p, pic in zip(paths, image_to_pil(frames)):
-        with atomic_path(p, overwrite) as tmp:
-            pic.save(tmp, format="PNG")
-    return paths
+    return save_numbered_pictures(image_to_pil(frames), folder, prefix, overwrite)
 
 
-def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = False):
-    """By the name: .gif (PIL), .mp4 (ffmpeg), anything else a folder of numbered PNGs."""
+def morph_target(out, fps: float = 25, overwrite: bool = False) -> str:
+    """What `save_morph` makes of `out`: 'gif', 'video' or 'frames' (a folder of PNGs).
+
+    Raises what saving would raise (bad fps, unknown ending, no video encoder, a file in the way),
+    so callers can check before spending time on rendering.
+    """
     out = Path(out)
+    if not (math.isfinite(fps) and fps > 0):
+        raise FaceSpaceError(f"fps must be a number above 0, got {fps}")
     suffix = out.suffix.lower()
-    if suffix == ".gif":
-        return write_gif(frames, out, fps, overwrite)
-    if suffix in (".mp4", ".m4v", ".mov"):
-        return write_mp4(frames, out, fps, overwrite)
+    if suffix == ".gif" or suffix in VIDEO_SUFFIXES:
+        if suffix != ".gif":
+            video_encoder(out)
+        check_writable(out, overwrite)
+        return "gif" if suffix == ".gif" else "video"
     if suffix and not out.is_dir():
         raise FaceSpaceError(f"cannot write a morph to {out}: use a .gif, an .mp4 or a folder name")
+    return "frames"
+
+
+def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = False) -> Path | list[Path]:
+    """By the name: .gif (PIL), .mp4/.m4v/.mov (ffmpeg), anything else a folder of numbered PNGs."""
+    kind = morph_target(out, fps, overwrite)
+    if kind == "gif":
+        return write_gif(frames, out, fps, overwrite)
+    if kind == "video":
+        return write_mp4(frames, out, fps, overwrite)
     return write_frames(frames, out, overwrite)
 
 
 __all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph", "render_frames",
-           "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg", "face_codes"]
+           "morph_target", "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg", "face_codes"]

@@ -1,8 +1,9 @@
 """ComfyUI adapters: one thin module per node over the `facespace` library."""
 import importlib
 
-# Along the user's path: load -> align -> train -> blend -> morph.
-NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "facespace_files", "blend", "morph")
+# Along the user's path: load -> align -> train -> blend -> morph; then the browser's face-names route.
+NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "facespace_files", "blend", "morph",
+                "routes")
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -1,8 +1,6 @@
 """AlignFaces node: FFHQ-aligned face crops from an IMAGE batch and/or a folder of photos."""
 from __future__ import annotations
 
-import torch
-
 from facespace.align import BACKENDS, DEFAULT_SCORE_THRESHOLD, FACE_CHOICES, align_faces
 from facespace.imageops import pil_to_image
 
@@ -41,7 +39,8 @@ class FaceSpaceAlignFaces:
                                                           "face_index-th from the left."}),
                 "face_index": ("INT", {"default": 0, "min": 0, "max": 99,
                                        "tooltip": "With faces = index: which face, counting from 0 left to right."}),
-                "score_threshold": ("FLOAT", {"default": DEFAULT_SCORE_THRESHOLD, "min": -2.0, "max": 10.0, "step": 0.05,
+                "score_threshold": ("FLOAT", {"default": DEFAULT_SCORE_THRESHOLD, "min": -2.0, "max": 10.0,
+                                              "step": 0.05,
                                               "tooltip": "Ignore detections scoring lower (filters false faces; dlib "
                                                          "scores about 1 for clear faces, face_alignment 0..1)."}),
                 "skip_missing": ("BOOLEAN", {"default": False,
@@ -55,9 +54,10 @@ class FaceSpaceAlignFaces:
                 "images": ("IMAGE", {"tooltip": "Photos as an IMAGE batch (all one size)."}),
                 "folder": ("STRING", {"default": "", "tooltip": "A folder of photos (JPEG, PNG, WebP; mixed sizes)."}),
                 "names": ("STRING", {"default": "", "multiline": True,
-                                     "tooltip": "One name per photo, comma or newline separated (default: file "
-                                                "names; face_01... for the IMAGE batch)."}),
-                "stylegan": ("STYLEGAN", {"tooltip": "When connected, faces are aligned at the generator's resolution."}),
+                                     "tooltip": "One name per photo, comma, semicolon or newline separated "
+                                                "(default: file names; face_01... for the IMAGE batch)."}),
+                "stylegan": ("STYLEGAN", {"tooltip": "When connected, faces are aligned at the generator's "
+                                                     "resolution."}),
                 "landmarks_json": ("STRING", {"default": "", "multiline": True,
                                               "tooltip": "For backend 'given': a JSON file path or JSON text mapping "
                                                          "each photo's file name to 68 [x, y] points."}),
@@ -74,8 +74,7 @@ class FaceSpaceAlignFaces:
             faces=faces, face_index=face_index, score_threshold=score_threshold, skip_missing=skip_missing,
             landmarks=landmarks_json.strip() or None, allow_download=allow_download,
             download_dir=save_dir("landmarks") if IN_COMFYUI else None, runtime=rt)
-        preview = pil_to_image(result.previews) if result.previews else torch.zeros(1, 64, 64, 3)
-        return (result.images, NAMES_SEPARATOR.join(result.names), preview)
+        return (result.images, NAMES_SEPARATOR.join(result.names), pil_to_image(result.previews))
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceAlignFaces": FaceSpaceAlignFaces}

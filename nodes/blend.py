@@ -56,10 +56,9 @@ class FaceSpaceBlendWeights:
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
         images = render_blends(facespace, plan, runtime=runtime())
-        rows = plan.chart_rows()
         chart_rows, series = plan.chart_data()
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
-        return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": rows},
+        return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},
                 "result": (images, plan.info(), charts)}
 
 

@@ -10,7 +10,8 @@ import torch
 
 from facespace.train import TrainSettings, attach_stylegan, save_facespace
 from facespace.train.facespace_file import read_facespace_info
-from facespace.train.trainer import face_names, train_facespace
+from facespace.train.trainer import face_names as parse_face_names
+from facespace.train.trainer import train_facespace
 
 from .comfy import runtime, save_dir
 from .facespace_files import facespace_file_path
@@ -123,7 +124,7 @@ class FaceSpaceTrainEncoder:
         settings = settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight,
                                         structural_weight, perceptual_weight, resolution, seed)
         images = images.detach().clone()
-        names = _names(face_names, images.shape[0])
+        names = parse_face_names(face_names, images.shape[0])
         key = training_key(stylegan.generator.fingerprint(), images, names, settings)
         entry = _CACHE.get(key)
         if entry is None:
@@ -141,10 +142,6 @@ class FaceSpaceTrainEncoder:
                 save_facespace(fs, path, overwrite=bool(overwrite))
                 entry["saved"].add(str(path))
         return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
-
-
-def _names(text, count):
-    return face_names(text, count)
 
 
 def _same_training(path, fs) -> bool:

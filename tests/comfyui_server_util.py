@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -179,9 +180,8 @@ if __name__ == "__main__":  # keep a server up (e.g. for a browser) until interr
     if isinstance(found, str):
         sys.exit(found)
     server = ComfyServer(*found, Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # stop ComfyUI too when this script is stopped
+        signal.signal(sig, lambda *_: sys.exit(0))
     with server:
         print(f"ComfyUI with FaceSpace at {server.url} (log {server.log_path})", flush=True)
-        try:
-            server.process.wait()
-        except KeyboardInterrupt:
-            pass
+        server.process.wait()

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from facespace.cli import main
+from test_align_ffhq import measured_astronaut_landmarks
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -88,11 +89,7 @@ def test_several_faces_get_numbered_files(tmp_path, capsys):
 
 
 def test_given_landmarks_without_a_detector(tmp_path, capsys):
-    # Hand-measured points (from the notes: eye centres and mouth corners of astronaut.png).
-    lm = np.zeros((68, 2))
-    lm[36:42] = (203.2, 101.5)
-    lm[42:48] = (246.5, 104.2)
-    lm[48], lm[54] = (201, 139), (246, 141)
+    lm = measured_astronaut_landmarks()
     (tmp_path / "lm.json").write_text(json.dumps({"astronaut.png": lm.tolist()}))
     out = tmp_path / "out"
     assert main(["align", str(DATA / "astronaut.png"), str(DATA / "grace_hopper.jpg"), "--out", str(out),

@@ -14,14 +14,13 @@ from PIL import Image, ImageOps
 from facespace.errors import NoFaceError
 from nodes.align_faces import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, FaceSpaceAlignFaces
 
+from test_align_ffhq import measured_astronaut_landmarks
+
 DATA = Path(__file__).resolve().parent / "data"
 
+
 def astronaut_landmarks() -> list:
-    lm = np.zeros((68, 2))
-    lm[36:42] = (203.2, 101.5)
-    lm[42:48] = (246.5, 104.2)
-    lm[48], lm[54] = (201, 139), (246, 141)
-    return lm.tolist()
+    return measured_astronaut_landmarks().tolist()
 
 
 def test_node_declaration():

@@ -6,11 +6,13 @@ import pytest
 import torch
 from PIL import Image
 
-from facespace.align import AlignResult, select_faces, unique_names
-from facespace.align.landmarks import Face, load_given_landmarks
+from facespace.align import AlignResult, align_faces, select_faces
+from facespace.align.landmarks import Face, LandmarkBackend, load_given_landmarks
 from facespace.align.overlay import draw_overlay
-from facespace.align.photos import batch_photos, clean_name, gather_photos, list_photos, load_photo, parse_names
+from facespace.align.photos import batch_photos, gather_photos, list_photos, load_photo
+from facespace.blend import format_weights
 from facespace.errors import FaceSpaceError
+from facespace.names import clean_name, split_list, unique_names
 
 
 def gradient(w=40, h=30) -> Image.Image:
@@ -89,19 +91,30 @@ def test_image_batch_channels():
 
 
 def test_names(tmp_path):
-    assert parse_names("anna, bo\nchris,,\n") == ["anna", "bo", "chris"]
-    assert clean_name(" a/b:c,d ") == "a_b_c_d"
+    assert split_list("anna, bo\nchris,,\n;dan; ") == ["anna", "bo", "chris", "dan"]
+    assert clean_name(" a/b:c,d;e ") == "a_b_c_d_e" and clean_name("...") == "face"
     assert unique_names(["x", "x", "X", "y"], set()) == ["x", "x_2", "X_3", "y"]
+    taken = set()
+    assert unique_names(["Zoë"], taken) + unique_names(["zoë"], taken) == ["Zoë", "zoë_2"]
     batch = torch.zeros(2, 8, 8, 3)
     photos = gather_photos(images=batch)
     assert [p.name for p in photos] == ["face_01", "face_02"]
     assert [p.name for p in gather_photos(images=batch, names="Ada Lovelace\nGrace")] == ["Ada Lovelace", "Grace"]
+    assert [p.name for p in gather_photos(images=batch, names="Ada; Grace")] == ["Ada", "Grace"]
     with pytest.raises(FaceSpaceError, match="3 name.*2 photo"):
         gather_photos(images=batch, names="a,b,c")
     with pytest.raises(FaceSpaceError, match="no photos"):
         gather_photos()
     with pytest.raises(FaceSpaceError, match="does not exist"):
         gather_photos(files=[tmp_path / "nope.jpg"])
+
+
+def test_file_names_become_face_names_usable_in_weights_text(tmp_path):
+    gradient().save(tmp_path / "anna;bea.png")
+    gradient().save(tmp_path / "Émile, jr.png")
+    names = [p.name for p in gather_photos(folder=tmp_path)]
+    assert names == ["anna_bea", "Émile_ jr"]
+    assert format_weights(names, [0.5, 0.5]) == "anna_bea=0.5, Émile_ jr=0.5"
 
 
 def face_at(x, size, score=1.0):
@@ -120,6 +133,42 @@ def test_select_faces():
     assert select_faces(faces, "index", 2) == []
     with pytest.raises(FaceSpaceError, match="largest"):
         select_faces(faces, "biggest")
+
+
+class FixedFaces(LandmarkBackend):
+    """A detector that reports the same faces in every photo."""
+
+    name = "fixed"
+
+    def __init__(self, faces):
+        self.faces = faces
+
+    def detect(self, image, source=""):
+        return list(self.faces)
+
+
+def test_records_give_each_face_its_position_from_the_left():
+    small_left = Face(astronaut_like_landmarks(40, scale=0.5))
+    large_right = Face(astronaut_like_landmarks(200))
+    detector = FixedFaces([large_right, small_left])
+    photo = torch.full((1, 300, 400, 3), 0.5)
+    largest = align_faces(images=photo, size=32, backend=detector, preview=False)
+    assert [f.face_index for f in largest.faces] == [1]
+    everyone = align_faces(images=photo, size=32, backend=detector, faces="all", preview=False)
+    assert [f.face_index for f in everyone.faces] == [0, 1] and everyone.names == ["face_01_01", "face_01_02"]
+    assert [r["face_index"] for r in everyone.records] == [0, 1]
+
+
+def astronaut_like_landmarks(x0: float, scale: float = 1.0) -> np.ndarray:
+    """68 points with eyes and mouth corners placed like a frontal face whose left eye is at x0."""
+    lm = np.zeros((68, 2))
+    lm[36:42] = (x0, 100)
+    lm[42:48] = (x0 + 43 * scale, 100)
+    lm[48], lm[54] = (x0, 100 + 38 * scale), (x0 + 43 * scale, 100 + 38 * scale)
+    lm[:36] = (x0 + 21 * scale, 100 + 20 * scale)
+    lm[49:54] = lm[55:68] = (x0 + 21 * scale, 100 + 38 * scale)
+    lm[0], lm[16] = (x0 - 20 * scale, 90), (x0 + 63 * scale, 90)   # the face's width decides its box
+    return lm
 
 
 def test_given_landmarks_formats(tmp_path):

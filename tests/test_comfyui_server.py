@@ -64,7 +64,8 @@ def server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("comfyui")
     srv = ComfyServer(*FOUND, root)
-    save_generator(tiny_generator("stylegan2", resolution=32, seed=3), srv.paths["models"] / "stylegan" / GENERATOR_FILE)
+    generator = tiny_generator("stylegan2", resolution=32, seed=3)
+    save_generator(generator, srv.paths["models"] / "stylegan" / GENERATOR_FILE)
     photos = root / "photos"
     photos.mkdir()
     for name in PHOTOS:  # each photo and its mirror image: four faces
@@ -100,8 +101,10 @@ def test_pack_and_its_front_end_load(server, object_info):
     scripts = server.get_json("/extensions")
     ours = [s for s in scripts if s.startswith(f"/extensions/{PACK_LINK_NAME}/")]
     assert f"/extensions/{PACK_LINK_NAME}/facespace.js" in ours, scripts
+    web = Path(__file__).resolve().parents[1] / "web" / "js"
+    assert sorted(Path(s).name for s in ours) == sorted(p.name for p in web.glob("*.js"))
     for script in ours:
-        assert b"export" in server.get_bytes(script) or b"import" in server.get_bytes(script)
+        assert server.get_bytes(script) == (web / Path(script).name).read_bytes()
     assert GENERATOR_FILE in object_info["FaceSpaceLoadStyleGAN"]["input"]["required"]["model"][0]
 
 

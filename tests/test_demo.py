@@ -5,14 +5,15 @@ import torch
 from PIL import Image
 
 from facespace.cli import main
-from facespace.demo import FILES, SELF_CHECK_FACES
+from facespace.demo import FILES, SELF_CHECK_FACES, load_faces
+from facespace.errors import FaceSpaceError
 from facespace.stylegan import StyleGAN, load_generator, save_generator, tiny_generator
 from facespace.train import load_facespace
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def one_thread():
-    """The tiny test networks run fastest on one thread (as the self-check itself does)."""
+    """The tiny test networks run fastest on one thread (as the self-check does)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -21,7 +22,9 @@ def one_thread():
 
 def test_self_check_demo_writes_everything_and_refuses_to_overwrite(tmp_path, capsys):
     out = tmp_path / "demo"
+    threads = torch.get_num_threads()
     assert main(["--device", "cpu", "demo", "--out", str(out), "--steps", "15"]) == 0
+    assert torch.get_num_threads() == threads, "the demo command leaves the thread count as it found it"
     printed = capsys.readouterr().out
     assert "SELF-CHECK" in printed and "not real faces" in printed
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())
@@ -44,7 +47,7 @@ def test_self_check_demo_writes_everything_and_refuses_to_overwrite(tmp_path, ca
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
-def test_demo_on_a_given_generator_and_aligned_faces(tmp_path, capsys):
+def test_demo_on_a_given_generator_and_aligned_faces(tmp_path, capsys, one_thread):
     G = tiny_generator(resolution=32, seed=3)
     save_generator(G, tmp_path / "g.safetensors")
     stylegan = StyleGAN(G)
@@ -68,3 +71,19 @@ def test_demo_on_a_given_generator_and_aligned_faces(tmp_path, capsys):
 def test_model_and_faces_go_together(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "x"), "--model", "g.pkl"]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_faces_used_as_given_get_unique_names_and_square_crops(tmp_path):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, 10:30] = 255                      # a white square in the middle of a black band
+    Image.fromarray(wide).save(faces / "ann.png")
+    Image.fromarray(wide).save(faces / "Ann.jpg", quality=95)
+    images, names, aligned = load_faces(faces, 16, align="never")
+    assert names == ["Ann", "ann_2"] and not aligned
+    assert images.shape == (2, 16, 16, 3)
+    assert float(images[1].min()) > 0.9, "the centre square is kept, not the band squeezed into it"
+    (faces / "broken.png").write_bytes(b"not a picture")
+    with pytest.raises(FaceSpaceError, match="broken.png"):
+        load_faces(faces, 16, align="auto")

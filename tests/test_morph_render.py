@@ -7,7 +7,7 @@ from PIL import Image
 
 import facespace.morph as morph_module
 from facespace.errors import Cancelled, FaceSpaceError
-from facespace.morph import MorphPlan, morph_wplus, render_morph, save_morph
+from facespace.morph import MorphPlan, morph_target, morph_wplus, render_morph, save_morph
 from facespace.runtime import PlainRuntime, Progress
 from test_blend import make_rendering_facespace
 
@@ -97,6 +97,20 @@ def test_save_as_gif_and_folder_never_overwriting(fs, tmp_path):
         save_morph(frames, tmp_path / "frames")
     with pytest.raises(FaceSpaceError, match=".gif"):
         save_morph(frames, tmp_path / "m.webm")
+
+
+def test_bad_fps_and_blocked_targets_are_refused_before_anything_is_written(tmp_path):
+    frames = torch.rand(2, 8, 8, 3)
+    for fps in (0, -5, float("nan")):
+        with pytest.raises(FaceSpaceError, match="fps"):
+            save_morph(frames, tmp_path / "m.gif", fps=fps)
+    assert not list(tmp_path.iterdir())
+    (tmp_path / "m.gif").write_bytes(b"an earlier morph")
+    with pytest.raises(FaceSpaceError, match="exists"):
+        morph_target(tmp_path / "m.gif")
+    assert (tmp_path / "m.gif").read_bytes() == b"an earlier morph"
+    assert morph_target(tmp_path / "m.gif", overwrite=True) == "gif"
+    assert morph_target(tmp_path / "frames") == "frames"
 
 
 def test_mp4_without_an_encoder_suggests_gif_or_folder(fs, tmp_path, monkeypatch):

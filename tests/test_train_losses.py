@@ -14,7 +14,7 @@ def test_psnr_matches_its_definition():
     assert psnr(x, y).tolist() == pytest.approx([20.0, 40.0], abs=1e-3)
 
 
-@pytest.mark.parametrize("size", [16, 32, 96])
+@pytest.mark.parametrize("size", [16, 64])
 def test_ms_ssim_is_one_for_equal_images_and_drops_with_noise(size):
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, size, size, generator=g)

@@ -98,7 +98,8 @@ def test_perceptual_loss_is_used_when_vgg16_weights_are_present(G, faces, tmp_pa
     torch.save({k: v for k, v in VGG16Features().state_dict().items() if k.startswith("features.")},
                vgg_dir / "vgg16.pth")
     runtime = PlainRuntime("cpu", models_dir=tmp_path, show_progress=False)
-    fs = train_facespace(G, faces[:2], None, TrainSettings(steps=1, perceptual_weight=1.0, init_candidates=0),
+    fs = train_facespace(G, faces[:2], None, TrainSettings(steps=1, perceptual_weight=1.0, perceptual_resolution=32,
+                                                           init_candidates=0),
                          runtime)
     assert fs.metadata["perceptual"] == "perceptual loss on: vgg16.pth"
 
@@ -195,3 +196,10 @@ def test_settings_reject_nonsense():
         TrainSettings(pixel_weight=0.0)
     assert TrainSettings.original().to_dict()["lr"] == 1e-2
     assert TrainSettings.from_dict(TrainSettings(steps=7).to_dict()) == TrainSettings(steps=7)
+
+
+def test_fast_schedule_batches_only_split_the_work(G, faces):
+    settings = TrainSettings(steps=6, init_candidates=16, replica_steps=2)
+    whole = train_facespace(G, faces[:4], None, settings, rt())
+    halves = train_facespace(G, faces[:4], None, settings.replace(batch_size=2), rt())
+    assert torch.allclose(whole.wplus_table, halves.wplus_table, atol=1e-5)

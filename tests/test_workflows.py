@@ -69,8 +69,8 @@ def test_widget_values_fit_the_inputs(path, node_defs):
         widgets = widget_inputs(node_def)
         values = node.get("widgets_values", [])
         expected = sum(slots for *_rest, slots in widgets)
-        assert len(values) == expected, f"{path.name} node {node['id']} ({node['type']}): {len(values)} widget " \
-                                        f"values, its inputs make {expected} widgets"
+        assert len(values) == expected, \
+            f"{path.name} node {node['id']} ({node['type']}): {len(values)} widget values for {expected} widgets"
         named = widget_values(node, node_def)
         for name, kind, options, _slots in widgets:
             value = named[name]
@@ -101,11 +101,12 @@ def test_links_join_matching_sockets(path, node_defs):
         assert target_input.get("link") == link_id, f"link {link_id} at its target"
         origin_def, target_def = node_defs.get(nodes[origin]["type"]), node_defs.get(nodes[target]["type"])
         if origin_def:
-            assert origin_def["output"][origin_slot] == kind, f"link {link_id}: origin gives {origin_def['output'][origin_slot]}"
+            gives = origin_def["output"][origin_slot]
+            assert gives == kind, f"link {link_id}: the origin gives {gives}, the link says {kind}"
         if target_def:
             entry = {**target_def["input"].get("required", {}), **target_def["input"].get("optional", {})}
-            assert input_kind(entry[target_input["name"]])[0] == kind, f"link {link_id}: {target_input['name']} takes " \
-                                                                      f"{entry[target_input['name']][0]}, not {kind}"
+            takes = input_kind(entry[target_input["name"]])[0]
+            assert takes == kind, f"link {link_id}: {target_input['name']} takes {takes}, not {kind}"
     assert workflow.get("last_link_id", 0) >= max(links, default=0)
     assert workflow.get("last_node_id", 0) >= max(nodes, default=0)
 

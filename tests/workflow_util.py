@@ -102,7 +102,8 @@ def widget_inputs(node_def: dict) -> list[tuple[str, str, dict, int]]:
             slots = 1
             if kind == "INT" and options.get("control_after_generate", name in SEED_NAMES):
                 slots = 2
-            elif kind == "COMBO" and (options.get("control_after_generate") or any(options.get(o) for o in UPLOAD_OPTIONS)):
+            elif kind == "COMBO" and (options.get("control_after_generate")
+                                      or any(options.get(o) for o in UPLOAD_OPTIONS)):
                 slots = 2
             out.append((name, kind, options, slots))
     return out

@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..errors import FaceSpaceError, NoFaceError
 from ..imageops import pil_to_image
+from ..names import unique_names
 from ..runtime import Runtime, get_runtime
 from .ffhq import align_ffhq, face_geometry, points_in_crop
 from .landmarks import BACKENDS, Face, LandmarkBackend, load_given_landmarks, make_backend
@@ -30,7 +31,7 @@ DEFAULT_SCORE_THRESHOLD = 0.5
 
 __all__ = ["align_faces", "AlignedFace", "AlignResult", "align_ffhq", "face_geometry", "points_in_crop",
            "make_backend", "load_given_landmarks", "LandmarkBackend", "Face", "BACKENDS", "FACE_CHOICES",
-           "select_faces", "unique_names", "DEFAULT_SCORE_THRESHOLD"]
+           "select_faces", "DEFAULT_SCORE_THRESHOLD"]
 
 
 @dataclass
@@ -77,28 +78,22 @@ class AlignResult:
 def select_faces(faces: Sequence[Face], mode: str = "largest", index: int = 0,
                  score_threshold: float = DEFAULT_SCORE_THRESHOLD) -> list[Face]:
     """Faces above the score threshold, left to right; then the largest, all, or the index-th (from 0)."""
+    return [face for _, face in _select_positioned(faces, mode, index, score_threshold)]
+
+
+def _select_positioned(faces: Sequence[Face], mode: str, index: int, score_threshold: float) -> list[tuple[int, Face]]:
+    """`select_faces` with each face's position among the kept faces, left to right."""
     if mode not in FACE_CHOICES:
         raise FaceSpaceError(f"faces: unknown choice {mode!r}; choose one of {', '.join(FACE_CHOICES)}")
     kept = sorted((f for f in faces if f.score >= score_threshold), key=lambda f: (f.box[0] + f.box[2]) / 2)
     if not kept:
         return []
     if mode == "largest":
-        return [max(kept, key=lambda f: f.area)]
+        position = max(range(len(kept)), key=lambda i: kept[i].area)
+        return [(position, kept[position])]
     if mode == "index":
-        return [kept[index]] if 0 <= index < len(kept) else []
-    return kept
-
-
-def unique_names(wanted: Sequence[str], taken: set[str]) -> list[str]:
-    """Names made unique against each other and `taken` (a clash gets _2, _3, ...); `taken` is updated."""
-    out = []
-    for name in wanted:
-        candidate, k = name, 2
-        while candidate.lower() in taken:
-            candidate, k = f"{name}_{k}", k + 1
-        taken.add(candidate.lower())
-        out.append(candidate)
-    return out
+        return [(index, kept[index])] if 0 <= index < len(kept) else []
+    return list(enumerate(kept))
 
 
 def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | None = None,
@@ -111,7 +106,7 @@ def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | 
     """Align every face asked for in the input photos to FFHQ's crop at size x size.
 
     images / folder / files: the photos (an IMAGE batch, a folder, file paths), in that order.
-    names: one name per photo (comma/newline separated); default the file names ('face_01'... for images).
+    names: one name per photo (comma, semicolon or newline separated); default the file names ('face_01'... for images).
     backend: 'auto', 'face_alignment', 'dlib', 'given' (with `landmarks`: JSON path/text/dict), or a backend.
     faces: 'largest' (default), 'all', or 'index' (the face_index-th face from the left, from 0).
     score_threshold: detections scoring lower are ignored (given landmarks always pass).
@@ -148,14 +143,13 @@ def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | 
                 continue
             wanted = [photo.name] if len(chosen) == 1 else [f"{photo.name}_{i + 1:02d}" for i in range(len(chosen))]
             drawn = []
-            for i, (face, name) in enumerate(zip(chosen, unique_names(wanted, taken))):
+            for (position, face), name in zip(chosen, unique_names(wanted, taken)):
                 rt.check_cancel()
                 try:
                     crop = align_ffhq(photo.image, face.landmarks, size)
                 except ValueError as exc:
-                    raise FaceSpaceError(f"{photo.source}: cannot align face {i} ({exc})") from None
+                    raise FaceSpaceError(f"{photo.source}: cannot align face {position} ({exc})") from None
                 quad = face_geometry(face.landmarks).quad
-                position = face_index if faces == "index" else i
                 result.faces.append(AlignedFace(name, crop, photo.source, position, face.landmarks, quad, face.score))
                 drawn.append((face.landmarks, quad))
             if preview:
@@ -183,9 +177,11 @@ def _build_backend(name: str, landmarks, rt: Runtime, allow_download: bool, down
                         allow_download=allow_download, device=rt.device())
 
 
-def _faces_in(photo: Photo, detector: LandmarkBackend, mode: str, index: int, threshold: float) -> list[Face]:
+def _faces_in(photo: Photo, detector: LandmarkBackend, mode: str, index: int,
+              threshold: float) -> list[tuple[int, Face]]:
+    """The chosen faces of one photo, each with its position among the photo's kept faces."""
     found = detector.detect(np.asarray(photo.image), photo.source)
-    return select_faces(found, mode, index, threshold)
+    return _select_positioned(found, mode, index, threshold)
 
 
 def _no_face_message(photo: Photo, detector: LandmarkBackend, mode: str, index: int, threshold: float) -> str:

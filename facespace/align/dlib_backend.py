@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import MissingWeightsFileError
-from .landmarks import Face, LandmarkBackend
+from .landmarks import Face, LandmarkBackend, detection_copy
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 PREDICTOR_URL = "http://dlib.net/files/shape_predictor_68_face_landmarks.dat.bz2"
@@ -82,14 +82,7 @@ class DlibBackend(LandmarkBackend):
 
     def detect(self, image: np.ndarray, source: str = "") -> list[Face]:
         image = np.ascontiguousarray(image, dtype=np.uint8)
-        h, w = image.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = image
-        if scale < 1.0:
-            from PIL import Image
-
-            small = np.asarray(Image.fromarray(image).resize((max(round(w * scale), 1), max(round(h * scale), 1)),
-                                                             Image.Resampling.BILINEAR))
+        small, scale = detection_copy(image, DETECT_MAX_SIDE)
         upsample = self.upsample
         if upsample is None:
             upsample, side = 0, max(small.shape[:2])

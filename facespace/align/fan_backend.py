@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..errors import MissingWeightsFileError
-from .landmarks import Face, LandmarkBackend
+from .landmarks import Face, LandmarkBackend, detection_copy
 
 FAN_FILE = "2DFAN4-11f355bf06.pth.tar"
 S3FD_FILE = "s3fd-619a316812.pth"
@@ -130,15 +130,7 @@ class FanBackend(LandmarkBackend):
         """
         if self._fa is None:
             self._fa = self._build()
-        h, w = image.shape[:2]
-        scale = min(1.0, DETECT_MAX_SIDE / max(h, w))
-        small = image
-        if scale < 1.0:
-            from PIL import Image
-
-            size = (max(round(w * scale), 1), max(round(h * scale), 1))
-            small = np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))
-            scale = (small.shape[1] / w + small.shape[0] / h) / 2
+        small, scale = detection_copy(image, DETECT_MAX_SIDE)
         with torch.inference_mode():
             found = self._fa.face_detector.detect_from_image(small.copy())
         out = []

@@ -6,7 +6,6 @@ pixels are put on white, greyscale and 16-bit pictures are widened to RGB.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -17,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import FaceSpaceError
 from ..imageops import image_to_pil
+from ..names import clean_name, split_list
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 BACKGROUND = (255, 255, 255)
@@ -38,7 +38,8 @@ def load_photo(path: str | os.PathLike) -> Image.Image:
             img = ImageOps.exif_transpose(img)
             return to_rgb(img)
     except (UnidentifiedImageError, OSError) as exc:
-        raise FaceSpaceError(f"{path} is not a picture that can be read ({exc}); expected a JPEG, PNG or WebP photo") from None
+        raise FaceSpaceError(f"{path} is not a picture that can be read ({exc}); "
+                             f"expected a JPEG, PNG or WebP photo") from None
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -83,23 +84,6 @@ def expand_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
-def parse_names(text: str | Sequence[str] | None) -> list[str]:
-    """Names from a comma- or newline-separated string (or a list); blanks dropped."""
-    if text is None:
-        return []
-    items = re.split(r"[,\n\r]+", text) if isinstance(text, str) else list(text)
-    return [s.strip() for s in items if s and s.strip()]
-
-
-_UNSAFE = re.compile(r'[\\/:*?"<>|,\x00-\x1f]+')
-
-
-def clean_name(name: str) -> str:
-    """A face name that is also a safe file name and survives comma/newline joining."""
-    name = _UNSAFE.sub("_", str(name)).strip().strip(".")
-    return name or "face"
-
-
 def batch_photos(images: torch.Tensor) -> list[Image.Image]:
     """IMAGE [N,H,W,C] (C = 1, 3 or 4; alpha composited over white) -> RGB pictures."""
     if images.ndim == 3:
@@ -119,8 +103,8 @@ def gather_photos(images: torch.Tensor | None = None, folder: str | os.PathLike 
                   files: Sequence[str | os.PathLike] = (), names: str | Sequence[str] | None = None) -> list[Photo]:
     """All input photos in order: the IMAGE batch, then the folder's photos, then the files.
 
-    Names come from `names` when given (one per photo), else from file names ('face_01'... for an
-    IMAGE batch).
+    Names come from `names` when given (one per photo; comma, semicolon or newline separated),
+    else from file names ('face_01'... for an IMAGE batch), cleaned by `clean_name`.
     """
     photos: list[Photo] = []
     if images is not None:
@@ -133,7 +117,7 @@ def gather_photos(images: torch.Tensor | None = None, folder: str | os.PathLike 
     photos += [Photo(load_photo(p), p.stem, str(p)) for p in paths]
     if not photos:
         raise FaceSpaceError("no photos given: connect an IMAGE batch or give a folder of photos")
-    given = parse_names(names)
+    given = split_list(names)
     if given:
         if len(given) != len(photos):
             raise FaceSpaceError(f"names: got {len(given)} name(s) for {len(photos)} photo(s); give one name per photo "

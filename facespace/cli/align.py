@@ -6,8 +6,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..align import BACKENDS, DEFAULT_SCORE_THRESHOLD, FACE_CHOICES, align_faces
 from ..errors import FaceSpaceError
-from ..fileio import atomic_path, check_writable
+from ..fileio import atomic_path, save_picture
 from ..runtime import PlainRuntime
 
 LANDMARKS_FILE = "landmarks.json"
@@ -20,17 +21,19 @@ def register(subparsers) -> None:
                     "and landmarks.json (per output file: source photo, the 68 landmarks, the crop square).")
     p.add_argument("inputs", nargs="+", metavar="IN_DIR_OR_FILES", help="photo files and/or folders of photos")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--size", type=int, default=1024, help="output size in pixels (default 1024; use the generator's resolution)")
-    p.add_argument("--backend", default="auto", choices=("auto", "face_alignment", "dlib", "given"),
+    p.add_argument("--size", type=int, default=1024,
+                   help="output size in pixels (default 1024; use the generator's resolution)")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="landmark detector (default auto: face_alignment when its weights are present, else dlib); "
                         "--landmarks implies 'given'")
     p.add_argument("--landmarks", metavar="FILE.json",
                    help="your own landmarks: {photo file name: 68 [x, y] points (or a list of faces)}")
-    p.add_argument("--faces", default="largest", choices=("largest", "all", "index"),
+    p.add_argument("--faces", default="largest", choices=FACE_CHOICES,
                    help="which faces per photo: the largest (default), all, or the --face-index-th from the left")
     p.add_argument("--face-index", type=int, default=0, help="with --faces index: which face, from 0, left to right")
-    p.add_argument("--score-threshold", type=float, default=0.5, help="ignore detections scoring lower (default 0.5)")
-    p.add_argument("--names", help="one face name per photo, comma separated (default: file names)")
+    p.add_argument("--score-threshold", type=float, default=DEFAULT_SCORE_THRESHOLD,
+                   help=f"ignore detections scoring lower (default {DEFAULT_SCORE_THRESHOLD})")
+    p.add_argument("--names", help="one face name per photo, comma or semicolon separated (default: file names)")
     p.add_argument("--skip-missing", action="store_true", help="skip photos without a face instead of stopping")
     p.add_argument("--allow-download", action="store_true", help="let face_alignment download missing weights")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -38,8 +41,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..align import align_faces
-
     backend = "given" if args.landmarks and args.backend == "auto" else args.backend
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -57,11 +58,10 @@ def run(args) -> int:
     targets = [out / f"{face.name}.png" for face in result.faces]
     existing = [str(p) for p in targets + [out / LANDMARKS_FILE] if p.exists()]
     if existing and not args.overwrite:
-        raise FaceSpaceError(f"output file(s) already exist: {', '.join(existing)}; pass --overwrite or choose another --out")
+        raise FaceSpaceError(f"output file(s) already exist: {', '.join(existing)}; "
+                             f"pass --overwrite or choose another --out")
     for face, path in zip(result.faces, targets):
-        check_writable(path, args.overwrite)
-        with atomic_path(path, args.overwrite) as tmp:
-            face.image.save(tmp, format="PNG")
+        save_picture(face.image, path, args.overwrite)
     lines = [f" {json.dumps(path.name)}: {json.dumps(face.record())}" for face, path in zip(result.faces, targets)]
     with atomic_path(out / LANDMARKS_FILE, args.overwrite) as tmp:
         tmp.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")

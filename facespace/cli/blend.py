@@ -4,6 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import FaceSpaceError
+from ..fileio import check_writable, save_numbered_pictures, save_picture
+from ..imageops import grid, image_to_pil
+from ..morph import EASINGS, SPACES
 from ..runtime import PlainRuntime
 
 
@@ -34,9 +37,9 @@ def register(subparsers) -> None:
     m.add_argument("--frames", type=int, default=12, help="steps from one face to the next (default 12)")
     m.add_argument("--hold", type=int, default=0, help="extra frames on each face (default 0)")
     m.add_argument("--order", default="", help="faces to visit, comma separated (default: all, training order)")
-    m.add_argument("--easing", default="linear", choices=("linear", "smoothstep", "cosine"),
+    m.add_argument("--easing", default="linear", choices=tuple(EASINGS),
                    help="pace within each transition (default linear)")
-    m.add_argument("--space", default="wplus", choices=("code", "wplus"),
+    m.add_argument("--space", default="wplus", choices=SPACES,
                    help="interpolate the W+ codes (default) or the face codes through the encoder")
     m.add_argument("--loop", action="store_true", help="walk back to the first face for a seamless loop")
     m.add_argument("--fps", type=float, default=25, help="frames per second of the GIF / MP4 (default 25)")
@@ -51,7 +54,7 @@ def _common(p) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
-def load_for_rendering(facespace_path, model_path, runtime=None):
+def load_for_rendering(facespace_path, model_path):
     """A FaceSpace file with its generator attached (refused when it was trained for another one)."""
     from ..stylegan import StyleGAN, load_generator
     from ..train import load_facespace
@@ -60,40 +63,38 @@ def load_for_rendering(facespace_path, model_path, runtime=None):
     return load_facespace(facespace_path, stylegan=StyleGAN(generator, name=Path(model_path).stem))
 
 
-PICTURE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def write_pictures(pics, out, overwrite: bool = False, folder_ok: bool = True, cols: int = 5) -> list[Path]:
-    """One picture file (several pictures tiled into a grid), or a folder of numbered PNGs."""
-    from ..fileio import atomic_path, check_writable
-    from ..imageops import grid
-
+def check_picture_target(out, overwrite: bool = False, folder_ok: bool = True) -> None:
+    """Refuse an output before rendering: a picture file in the way, or a name that is neither picture nor folder."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix in PICTURE_SUFFIXES:
-        sheet = pics[0] if len(pics) == 1 else grid(pics, cols=min(len(pics), cols))
-        with atomic_path(out, overwrite) as tmp:
-            sheet.save(tmp, format=PICTURE_SUFFIXES[suffix])
-        return [out]
-    if suffix or not folder_ok:
+        check_writable(out, overwrite)
+    elif suffix or not folder_ok:
         raise FaceSpaceError(f"cannot write pictures to {out}: use a .png, .jpg or .webp file"
                              + (" or a folder name" if folder_ok else ""))
-    paths = [out / f"blend_{i:03d}.png" for i in range(1, len(pics) + 1)]
-    for path in paths:
-        check_writable(path, overwrite)
-    for path, pic in zip(paths, pics):
-        with atomic_path(path, overwrite) as tmp:
-            pic.save(tmp, format="PNG")
-    return paths
+
+
+def write_pictures(pics, out, overwrite: bool = False, cols: int = 5) -> list[Path]:
+    """One picture file (several pictures tiled into a grid), or a folder of numbered PNGs (blend_001.png ...)."""
+    out = Path(out)
+    if out.suffix.lower() in PICTURE_SUFFIXES:
+        sheet = pics[0] if len(pics) == 1 else grid(pics, cols=min(len(pics), cols))
+        return [save_picture(sheet, out, overwrite)]
+    return save_numbered_pictures(pics, out, "blend", overwrite, start=1, min_digits=3)
 
 
 def run_blend(args) -> int:
-    from ..blend import format_weights, plan_blends, render_blends
+    from ..blend import format_weights, layer_groups, plan_blends, render_blends
     from ..chart import charts_over_faces
-    from ..imageops import image_to_pil
 
+    check_picture_target(args.out, args.overwrite)
+    if args.chart:
+        check_picture_target(args.chart, args.overwrite, folder_ok=False)
     rt = PlainRuntime(args.device)
-    fs = load_for_rendering(args.facespace, args.model, rt)
+    fs = load_for_rendering(args.facespace, args.model)
     count = args.random if args.random is not None else 1
     plan = plan_blends(fs.names, args.weights, mode="random" if args.random is not None else "weights",
                        count=count, seed=args.seed, normalize=not args.raw,
@@ -104,33 +105,27 @@ def run_blend(args) -> int:
     if args.chart:
         rows, series = plan.chart_data()
         charts = image_to_pil(charts_over_faces(images, fs.names, rows, series=series))
-        written += write_pictures(charts, args.chart, args.overwrite, folder_ok=False)
-    info = plan.info()
+        written += write_pictures(charts, args.chart, args.overwrite)
+    spans = layer_groups(fs.num_ws) if plan.groups else {}
     for i, row in enumerate(plan.chart_rows()):
         print(f"blend {i + 1}: {format_weights(fs.names, row)}")
-        for group, spec in info["groups"].items():
-            if group in plan.groups:
-                first, stop = spec["layers"]
-                print(f"  {group} layers {first}-{stop - 1}: {format_weights(fs.names, spec['weights'][i])}")
+        for group, rows in plan.groups.items():
+            layers = spans[group]
+            print(f"  {group} layers {layers.start}-{layers.stop - 1}: {format_weights(fs.names, rows[i].tolist())}")
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
 def run_morph(args) -> int:
-    from ..morph import MorphPlan, parse_order, render_morph, save_morph
+    from ..morph import MorphPlan, morph_target, parse_order, render_morph, save_morph
 
     rt = PlainRuntime(args.device)
     out = Path(args.out)
-    fs = load_for_rendering(args.facespace, args.model, rt)
+    morph_target(out, args.fps, args.overwrite)  # refuse a bad target before rendering, not after
+    fs = load_for_rendering(args.facespace, args.model)
     plan = MorphPlan(parse_order(args.order, fs.names), frames=args.frames, hold=args.hold, easing=args.easing,
                      space=args.space, loop=args.loop)
-    if out.suffix.lower() == ".mp4":
-        from ..morph import find_ffmpeg
-
-        if find_ffmpeg() is None:  # say so before rendering, not after
-            raise FaceSpaceError(f"cannot write {out}: no video encoder found (install imageio-ffmpeg or put ffmpeg "
-                                 f"on PATH); write a .gif or a folder of PNG frames instead")
     frames = render_morph(fs, plan, runtime=rt, batch_size=args.batch_size)
     saved = save_morph(frames, out, fps=args.fps, overwrite=args.overwrite)
     where = f"{out} ({len(saved)} PNG frames)" if isinstance(saved, list) else str(saved)

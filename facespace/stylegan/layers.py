@@ -6,6 +6,7 @@ per-layer scale (gain / sqrt(fan_in), times a learning-rate multiplier) is appli
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +43,24 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return F.conv_transpose2d(x, w, stride=2, padding=(f.shape[-1] - 2) // 2, groups=c)
 
 
+def frozen_cache(module: nn.Module, slot: str, source: torch.Tensor, dtype: torch.dtype, make):
+    """`make(source.to(dtype))`, cached on `module` while `source` is unchanged and needs no gradient.
+
+    Rebuilt after any in-place update (version counter), move or cast. Built outside inference mode so
+    the cached tensor can take part in later gradient computations (e.g. through the latents).
+    """
+    if source.requires_grad and torch.is_grad_enabled():
+        return make(source.to(dtype))
+    key = (source.data_ptr(), source._version, source.device, dtype)
+    cache = module.__dict__.setdefault("_frozen_cache", {})
+    hit = cache.get(slot)
+    if hit is None or hit[0]() is not source or hit[1] != key:
+        with torch.inference_mode(False), torch.no_grad():
+            hit = (weakref.ref(source), key, make(source.detach().to(dtype).clone()))
+        cache[slot] = hit
+    return hit[2]
+
+
 class EqualLinear(nn.Module):
     """Dense layer with run-time weight scaling.
 
@@ -60,9 +79,9 @@ class EqualLinear(nn.Module):
         self.bias_gain = lr_mul
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
-        b = self.bias.to(x.dtype) * self.bias_gain
-        x = torch.addmm(b, x, w.t())
+        w = frozen_cache(self, "weight", self.weight, x.dtype, lambda w: (w * self.weight_gain).t())
+        b = frozen_cache(self, "bias", self.bias, x.dtype, lambda b: b * self.bias_gain)
+        x = torch.addmm(b, x, w)
         if self.activation == "lrelu":
             x = F.leaky_relu(x, 0.2)
             if self.style == "stylegan2":
@@ -93,14 +112,17 @@ class MappingNetwork(nn.Module):
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      up: bool = False, filt: torch.Tensor | None = None, fused: bool | None = None,
-                     gain: float = 1.0, add: torch.Tensor | None = None) -> torch.Tensor:
+                     gain: float = 1.0, bias: torch.Tensor | None = None, wsq: torch.Tensor | None = None,
+                     weight_t: torch.Tensor | None = None) -> torch.Tensor:
     """StyleGAN2 modulated convolution: scale input channels by `styles`, optionally demodulate.
 
-    x [N,Ci,H,W], weight [Co,Ci,k,k], styles [N,Ci]; returns conv * gain (+ `add`, broadcast).
+    x [N,Ci,H,W], weight [Co,Ci,k,k], styles [N,Ci]; returns conv * gain (+ `bias` [Co]).
     `up` doubles the resolution with a transposed convolution followed by the FIR filter `filt`.
-    `fused` picks one grouped convolution with per-sample weights (best for one sample) or a
-    shared-weight convolution with the modulation applied to activations (best for batches and for
-    gradients); both compute the same.
+    `fused` picks one (grouped) convolution with per-sample weights, or a shared-weight convolution
+    with the modulation applied to the activations; both compute the same. By default a single
+    sample uses whichever touches less memory, batches use shared weights.
+    `wsq` (sum of squared weights over the kernel, [Co,Ci]) and `weight_t` (weight.transpose(0, 1))
+    may be passed precomputed.
     """
     n, ci, h, w_ = x.shape
     co, _, kh, kw = weight.shape
@@ -108,33 +130,34 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     styles = styles.to(x.dtype)
     coef = None
     if demodulate:
-        wsq = weight.square().sum(dim=[2, 3])  # [Co,Ci]
-        coef = (styles.square() @ wsq.t() + 1e-8).rsqrt() * gain  # [N,Co]
+        if wsq is None:
+            wsq = weight.square().sum(dim=[2, 3])
+        coef = (styles.square() @ wsq.to(x.dtype).t() + 1e-8).rsqrt() * gain  # [N,Co]
     elif gain != 1:
         coef = styles.new_full((n, co), gain)
     if fused is None:
-        fused = n == 1
+        fused = n == 1 and 2 * co * kh * kw < h * w_
     if fused:
         wm = weight.unsqueeze(0) * styles.reshape(n, 1, ci, 1, 1)
         if coef is not None:
             wm = wm * coef.reshape(n, co, 1, 1, 1)
+        b = None if bias is None else bias.to(x.dtype).repeat(n)
         if up:
-            wm = wm.transpose(1, 2).reshape(n * ci, co, kh, kw)
+            wm = wm.transpose(1, 2).reshape(n * ci, co, kh, kw).contiguous(memory_format=x.suggest_memory_format())
             x = F.conv_transpose2d(x.reshape(1, n * ci, h, w_), wm, stride=2, groups=n)
-            x = depthwise_fir(x, filt, 1, gain=4.0).reshape(n, co, 2 * h, 2 * w_)
-        elif n == 1:
-            x = F.conv2d(x, wm.reshape(co, ci, kh, kw), padding=kh // 2)
-        else:
-            x = F.conv2d(x.reshape(1, n * ci, h, w_), wm.reshape(n * co, ci, kh, kw), padding=kh // 2, groups=n)
-            x = x.reshape(n, co, h, w_)
-        return x if add is None else x + add
+            return depthwise_fir(x, filt, 1, gain=4.0, bias=b).reshape(n, co, 2 * h, 2 * w_)
+        if n == 1:
+            return F.conv2d(x, wm.reshape(co, ci, kh, kw), b, padding=kh // 2)
+        x = F.conv2d(x.reshape(1, n * ci, h, w_), wm.reshape(n * co, ci, kh, kw), b, padding=kh // 2, groups=n)
+        return x.reshape(n, co, h, w_)
     x = x * styles.reshape(n, ci, 1, 1)
     if up:
-        x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+        wt = weight.transpose(0, 1) if weight_t is None else weight_t.to(x.dtype)
+        x = F.conv_transpose2d(x, wt, stride=2)
         x = depthwise_fir(x, filt, 1, gain=4.0)
     else:
         x = F.conv2d(x, weight, padding=kh // 2)
     if coef is None:
-        return x if add is None else x + add
+        return x if bias is None else x + bias.to(x.dtype).reshape(1, co, 1, 1)
     coef = coef.reshape(n, co, 1, 1)
-    return x * coef if add is None else torch.addcmul(add, x, coef)
+    return x * coef if bias is None else torch.addcmul(bias.to(x.dtype).reshape(1, co, 1, 1), x, coef)

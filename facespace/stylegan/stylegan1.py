@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, EqualLinear, depthwise_fir, make_filter
+from .layers import SQRT2, EqualLinear, depthwise_fir, frozen_cache, make_filter
 from .stylegan2 import noise_for
 
 
@@ -61,15 +61,24 @@ class ConvLayer(nn.Module):
         self.weight_gain = SQRT2 / math.sqrt(in_channels * 9)
         self.up, self.fused_up = up, fused_up
 
+    def kernel(self, dtype: torch.dtype) -> torch.Tensor:
+        """The scaled kernel in the layout the convolution uses; cached while the weights are frozen."""
+        return frozen_cache(self, "kernel", self.weight, dtype, self._make_kernel)
+
+    def _make_kernel(self, w: torch.Tensor) -> torch.Tensor:
+        w = w * self.weight_gain
+        if self.up:
+            if not self.fused_up:
+                w = w.flip([2, 3])
+            w = F.pad(w.transpose(0, 1), [1, 1, 1, 1])
+            w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
+        return w.contiguous(memory_format=torch.channels_last)  # the activations' layout: no per-call reorder
+
     def forward(self, x, bias, blur_filter):
-        w = self.weight.to(x.dtype) * self.weight_gain
+        w = self.kernel(x.dtype)
         bias = bias.to(x.dtype)
         if not self.up:
             return F.conv2d(x, w, bias, padding=1)
-        if not self.fused_up:
-            w = w.flip([2, 3])
-        w = F.pad(w.transpose(0, 1), [1, 1, 1, 1])
-        w = w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
         x = F.conv_transpose2d(x, w, stride=2, padding=1)
         return depthwise_fir(x, blur_filter.to(x.dtype), 1, bias=bias)
 

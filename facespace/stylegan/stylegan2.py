@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, EqualLinear, make_filter, modulated_conv2d, upsample2d
+from .layers import SQRT2, EqualLinear, frozen_cache, make_filter, modulated_conv2d, upsample2d
 
 
 def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
@@ -38,12 +38,16 @@ class SynthesisLayer(nn.Module):
     def forward(self, x, w, noise_mode: str, filt: torch.Tensor, fused: bool | None = None):
         styles = self.affine(w)
         # lrelu(y) * sqrt(2) == lrelu(y * sqrt(2)): the gain is folded into the conv output, noise and bias
-        add = self.bias.to(x.dtype).reshape(1, -1, 1, 1) * SQRT2
         noise = noise_for(x.shape[0], x, self.noise_const, noise_mode)
+        cl = torch.channels_last
+        weight = frozen_cache(self, "weight", self.weight, x.dtype, lambda w: w.contiguous(memory_format=cl))
+        wsq = frozen_cache(self, "wsq", self.weight, x.dtype, lambda w: w.square().sum(dim=[2, 3]))
+        weight_t = (frozen_cache(self, "weight_t", self.weight, x.dtype,
+                                 lambda w: w.transpose(0, 1).contiguous(memory_format=cl)) if self.up else None)
+        x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
+                             gain=SQRT2, bias=self.bias * SQRT2, wsq=wsq, weight_t=weight_t)
         if noise is not None:
-            add = torch.addcmul(add, noise.reshape(-1, 1, *self.noise_const.shape), self.noise_strength.to(x.dtype) * SQRT2)
-        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
-                             gain=SQRT2, add=add)
+            x = x.addcmul_(noise.reshape(-1, 1, *self.noise_const.shape), self.noise_strength.to(x.dtype) * SQRT2)
         x = F.leaky_relu(x, 0.2, inplace=True)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
@@ -63,8 +67,7 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x, w, fused: bool | None = None):
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused,
-                             add=self.bias.to(x.dtype).reshape(1, -1, 1, 1))
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused, bias=self.bias)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
         return x

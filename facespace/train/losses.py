@@ -6,7 +6,6 @@ Weights-free: pixel MSE and L1, 1 - MS-SSIM. With VGG16 weights on disk (torchvi
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Iterable, Optional
 

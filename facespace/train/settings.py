@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SCHEDULES = ("fast", "original")
 
@@ -34,11 +34,14 @@ class TrainSettings:
     l1_weight: float = 0.0         # mean absolute error on 0..1 images
     structural_weight: float = 0.0  # 1 - MS-SSIM
     perceptual_weight: float = 0.0  # VGG16 feature MSE (only when VGG16 weights are on disk)
+    perceptual_resolution: int = 256  # images are resized to this for VGG16 (the original: 256)
     pull_weight: float = 1e4       # original: encoder output -> W+ table MSE during the first phase
     pixel_finetune: bool = False   # original: extra steps//2 epochs with 100x pixel loss
     resolution: int = 256          # cap on the working resolution (0 = the generator's full resolution)
     coarse_to_fine: bool = False   # fast: first fifth of the steps at a quarter of the working resolution
     init_candidates: int = 256     # fast: start each face from the closest of this many sampled faces (0 = mean W)
+    init_replicas: int = 4         # fast: optimise this many of the closest starts per face for a few steps
+    replica_steps: int = 30        # fast: ... for this many steps, then keep each face's best
     shared_w_fraction: float = 0.3  # fast: fraction of steps moving one w per face before layers move apart
     target_psnr: float = 0.0       # fast: stop once every face reaches this PSNR (dB); 0 = run all steps
     distill_steps: int = 100       # fast + mlp: regression steps before the output layer is solved exactly
@@ -68,7 +71,7 @@ class TrainSettings:
         base = dict(schedule="original", encoder="mlp", steps=200, cycles=2, lr=1e-2, anneal=0.1, batch_size=2,
                     pixel_weight=1e2, l1_weight=0.0, structural_weight=0.0, perceptual_weight=1e2,
                     pull_weight=1e4, pixel_finetune=False, resolution=0, coarse_to_fine=False, target_psnr=0.0,
-                    init_candidates=0, shared_w_fraction=0.0)
+                    init_candidates=0, init_replicas=1, shared_w_fraction=0.0)
         base.update(overrides)
         return cls(**base)
 

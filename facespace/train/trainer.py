@@ -5,7 +5,7 @@ import contextlib
 import math
 import time
 import warnings
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,8 @@ from .facespace_model import FaceSpace
 from .losses import ImageLoss, find_vgg16, load_vgg16, psnr
 from .settings import TrainSettings
 
-# step, seconds since start, per-face PSNR [N] of the encoder (or table, see `source`), phase name
+# step, seconds since start, latest per-face PSNR [N] (of the W+ table while the fast schedule optimises it,
+# else of the encoder's output), phase name
 StepCallback = Callable[[int, float, torch.Tensor, str], None]
 HISTORY_POINTS = 100  # the loss history keeps about this many points
 CANDIDATE_RESOLUTION = 64  # sampled starting faces are compared with the targets at this size
@@ -82,18 +83,15 @@ class _Renderer:
         return _resize(img, res)
 
 
-class _OneSided(torch.nn.Module):
+def _one_sided(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Pixels where the target sits at 0 or 1 only count when the prediction is on the wrong side.
 
-    Real generators overshoot -1..1 a little, and a target clipped to the range says nothing about
-    how far beyond it the generator may go; plain clamping would instead stop the gradient wherever
-    the prediction is out of range, even where the target is not.
+    Generators overshoot -1..1, and a target clipped to the range says nothing about how far beyond
+    it the generator may go; clamping the prediction instead (as the original did) would stop the
+    gradient wherever the prediction is out of range, even where the target is not.
     """
-
-    @staticmethod
-    def forward(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        pred = torch.where((target >= 1) & (pred > 1), target, pred)
-        return torch.where((target <= 0) & (pred < 0), target, pred)
+    pred = torch.where((target >= 1) & (pred > 1), target, pred)
+    return torch.where((target <= 0) & (pred < 0), target, pred)
 
 
 class _Recorder:
@@ -247,7 +245,7 @@ def _final_psnr(render, encoder, targets_full, n, res, device) -> torch.Tensor:
 def _loss_for(settings: TrainSettings, targets: torch.Tensor, vgg, clamp: bool) -> ImageLoss:
     return ImageLoss(targets, pixel=settings.pixel_weight, l1=settings.l1_weight,
                      structural=settings.structural_weight, perceptual=settings.perceptual_weight, vgg=vgg,
-                     clamp=clamp)
+                     perceptual_size=settings.perceptual_resolution, clamp=clamp)
 
 
 def _seeded_encoder(settings, n, G, w_avg, device, centred: bool):
@@ -320,31 +318,33 @@ def _run_original(render, G, w_avg, targets_full, names, settings, res, vgg, rt,
 # --- our fast schedule --------------------------------------------------------------------------------------
 
 
-def _best_candidates(render, G, targets: torch.Tensor, count: int, psi: float, seed: int, device) -> torch.Tensor:
-    """For each target, the closest of `count` sampled (truncated) W as a starting point, [N,1,w_dim]."""
+def _best_candidates(render, G, targets: torch.Tensor, count: int, keep: int, psi: float, seed: int,
+                     device) -> torch.Tensor:
+    """For each target, the `keep` closest of the mean W and `count` sampled (truncated) W: [N,keep,w_dim]."""
     gen = torch.Generator().manual_seed(seed + 7919)
     res = min(targets.shape[-1], CANDIDATE_RESOLUTION)
     targets = _resize(targets, res)
-    best_d = torch.full((targets.shape[0],), float("inf"), device=device)
-    best_w = G.w_avg.detach().float().view(1, 1, -1).repeat(targets.shape[0], 1, 1).to(device)
     with torch.no_grad():
-        img = render(best_w.expand(-1, G.num_ws, -1), res).clamp(0, 1)
-        best_d = (img - targets).square().flatten(1).mean(1)
+        pool_w = G.w_avg.detach().float().view(1, -1).to(device)
+        img = render(pool_w.view(1, 1, -1).expand(1, G.num_ws, -1), res).clamp(0, 1)
+        pool_d = (img[None] - targets[:, None]).square().flatten(2).mean(2)  # [N,1]
+        pool_w = pool_w.expand(targets.shape[0], 1, -1)  # [N,1,w_dim]
         for start in range(0, count, 32):
             z = torch.randn(min(32, count - start), G.z_dim, generator=gen).to(device)
             ws = G.mapping(z, psi=psi)
             img = render(ws, res).clamp(0, 1)
             d = (img[None] - targets[:, None]).square().flatten(2).mean(2)  # [N,K]
-            dmin, arg = d.min(1)
-            better = dmin < best_d
-            best_d = torch.where(better, dmin, best_d)
-            best_w[better] = ws[arg[better], :1].float()
-    return best_w
+            all_d = torch.cat([pool_d, d], 1)
+            all_w = torch.cat([pool_w, ws[None, :, 0].float().expand(targets.shape[0], -1, -1)], 1)
+            pool_d, order = all_d.topk(min(keep, all_d.shape[1]), dim=1, largest=False)
+            pool_w = torch.gather(all_w, 1, order[..., None].expand(-1, -1, all_w.shape[-1]))
+    return pool_w
 
 
 def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, device, callback, note):
-    """All faces in one batch. W+ = w (one per face, broadcast) + per-layer offsets: the shared w moves
-    first (from the closest sampled face), then every layer is free. Then distil into the encoder."""
+    """All faces in one batch. W+ = w (one per face, broadcast) + per-layer offsets. The shared w moves first,
+    from several of the closest sampled faces at once (replicas) for a few steps, keeping the best; then every
+    layer is free. Then the table is distilled into the encoder."""
     n = len(names)
     batch = settings.batch_size or n
     coarse = res // 4 if settings.coarse_to_fine and res >= 32 else res
@@ -352,32 +352,34 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
     mlp_extra = settings.finetune_steps if settings.encoder == "mlp" else 0
     recorder = _Recorder(rt, stages + mlp_extra, names, targets_full, settings, callback, note)
     losses = {r: _loss_for(settings, _resize(targets_full, r).to(device), vgg, clamp=False) for r in {coarse, res}}
-    one_sided = _OneSided()
+    shared_steps = int(stages * settings.shared_w_fraction)
+    replicas = max(1, settings.init_replicas) if settings.init_candidates > 0 else 1
+    probe_steps = min(settings.replica_steps, shared_steps) if replicas > 1 else 0
     if settings.init_candidates > 0:
-        base = _best_candidates(render, G, losses[res].targets, settings.init_candidates, 0.7, settings.seed, device)
+        starts = _best_candidates(render, G, losses[res].targets, settings.init_candidates,
+                                  replicas if probe_steps else 1, 0.7, settings.seed, device)
     else:
-        base = w_avg.view(1, 1, -1).repeat(n, 1, 1)
-    base = base.clone().requires_grad_(True)
+        starts = w_avg.view(1, 1, -1).repeat(n, 1, 1)
+    replicas = starts.shape[1]
+    face_of_row = torch.arange(n, device=device).repeat_interleave(replicas)
+    base = starts.reshape(n * replicas, 1, G.w_dim).clone().requires_grad_(True)
     offsets = torch.zeros(n, G.num_ws, G.w_dim, device=device, requires_grad=True)
     opt = torch.optim.Adam([{"params": [base]}, {"params": [offsets]}], lr=settings.lr, betas=(0.9, 0.99))
     coarse_steps = stages // 5 if coarse < res else 0
-    shared_steps = int(stages * settings.shared_w_fraction)
     warmup = max(10, stages // 10)
     # Stop early once every face is this good; the MLP needs headroom for its distillation.
     stop_at = settings.target_psnr + (1.0 if settings.encoder == "mlp" and settings.target_psnr > 0 else 0.0)
     last_img = {}
 
-    def table_rows(idx, free_layers: bool):
-        return base[idx] + (offsets[idx] if free_layers else offsets[idx].detach())
-
     try:
         step = 0
         done = False
         cycles = max(settings.cycles, 1)
-        all_faces = torch.arange(n, device=device)
-        chunks = [all_faces[i:i + batch] for i in range(0, n, batch)]
         for cycle in range(cycles):
             for s in range(settings.steps):
+                if replicas > 1 and step == probe_steps:
+                    base, opt = _keep_best_replicas(base, offsets, opt, row_loss, n, replicas)
+                    replicas, face_of_row = 1, torch.arange(n, device=device)
                 r = coarse if step < coarse_steps else res
                 lr = _lr_at(settings, cycle, s / max(settings.steps - 1, 1), cycle == cycles - 1)
                 opt.param_groups[0]["lr"] = lr
@@ -387,35 +389,62 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
                 opt.zero_grad(set_to_none=True)
                 value = 0.0
                 shown = []
+                row_loss = torch.empty(base.shape[0], device=device)
+                free_layers = step >= shared_steps
                 # Faces are independent, so chunks only bound memory: gradients add up to the full batch's.
-                for idx in chunks:
-                    img = render(table_rows(idx, step >= shared_steps), r)
-                    target = loss_fn.targets[idx]
-                    per_face, _ = loss_fn(one_sided(img, target), idx)
-                    loss = per_face.sum()
+                for rows in torch.arange(base.shape[0], device=device).split(batch * replicas):
+                    faces = face_of_row[rows]
+                    ws = base[rows] + (offsets[faces] if free_layers else offsets[faces].detach())
+                    img = render(ws, r)
+                    target = loss_fn.targets[faces]
+                    per_row, _ = loss_fn(_one_sided(img, target), faces)
+                    loss = per_row.sum()
                     value += recorder.check(loss, "W+")
                     loss.backward()
-                    recorder.measure(idx, img.detach(), target)
-                    shown.append(img.detach())
+                    row_loss[rows] = per_row.detach()
+                    if replicas == 1:
+                        recorder.measure(faces, img.detach(), target)
+                        shown.append(img.detach())
+                    else:
+                        best = psnr(img.detach(), target).view(-1, replicas).max(1).values
+                        recorder.psnr[faces.view(-1, replicas)[:, 0].cpu()] = best.cpu()
                 opt.step()
-                last_img["img"] = torch.cat(shown) if r == res else last_img.get("img")
+                if shown and r == res:
+                    last_img["img"] = torch.cat(shown)
                 recorder.update(value, "W+", lambda: last_img.get("img"))
                 step += 1
-                if r == res and recorder.reached(stop_at):
+                if r == res and replicas == 1 and recorder.reached(stop_at):
                     done = True
                     break
             if done:
                 break
+        if replicas > 1:
+            base, opt = _keep_best_replicas(base, offsets, opt, row_loss, n, replicas)
         table = (base + offsets).detach()
         encoder = _seeded_encoder(settings, n, G, w_avg, device, centred=True)
         if settings.encoder == "linear":
             encoder.set_face_codes(table)
         else:
             _distil(encoder, table, settings, device)
-            _finetune_mlp(encoder, render, losses[res], one_sided, settings, res, n, recorder, device)
+            _finetune_mlp(encoder, render, losses[res], settings, res, n, recorder, device)
     finally:
         recorder.close()
     return encoder, table, recorder
+
+
+def _keep_best_replicas(base, offsets, opt, row_loss, n, replicas):
+    """Keep each face's best replica (lowest loss in the last step), carrying its Adam state over."""
+    best = row_loss.view(n, replicas).argmin(1) + torch.arange(n, device=row_loss.device) * replicas
+    kept = base.detach()[best].clone().requires_grad_(True)
+    old = opt.state.get(base, {})
+    new_opt = torch.optim.Adam([{"params": [kept]}, {"params": [offsets]}], lr=opt.param_groups[0]["lr"],
+                               betas=opt.param_groups[0]["betas"])
+    if old:
+        new_opt.state[kept] = {"step": old["step"].clone(), "exp_avg": old["exp_avg"][best].clone(),
+                               "exp_avg_sq": old["exp_avg_sq"][best].clone()}
+    if offsets in opt.state:
+        new_opt.state[offsets] = opt.state[offsets]
+    return kept, new_opt
 
 
 def _distil(encoder, table, settings, device) -> None:
@@ -450,7 +479,7 @@ def _distil(encoder, table, settings, device) -> None:
             raise TrainingDivergedError("distilling the W+ table into the MLP gave NaN; nothing was saved")
 
 
-def _finetune_mlp(encoder, render, loss_fn, one_sided, settings, res, n, recorder, device) -> None:
+def _finetune_mlp(encoder, render, loss_fn, settings, res, n, recorder, device) -> None:
     """A few steps of the MLP through the generator to close what the regression left."""
     codes = torch.eye(n, device=device)
     opt = torch.optim.Adam(encoder.parameters(), lr=1e-4)
@@ -458,7 +487,7 @@ def _finetune_mlp(encoder, render, loss_fn, one_sided, settings, res, n, recorde
     for i in range(settings.finetune_steps):
         idx = torch.arange(n, device=device)
         img = render(encoder(codes), res)
-        per_face, _ = loss_fn(one_sided(img, loss_fn.targets), idx)
+        per_face, _ = loss_fn(_one_sided(img, loss_fn.targets), idx)
         loss = per_face.sum()
         value = recorder.check(loss, "encoder")
         opt.zero_grad(set_to_none=True)

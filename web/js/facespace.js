@@ -4,8 +4,8 @@
 // Face names reach BlendWeights three ways: from any upstream node that outputs a FACESPACE and
 // reports `facespace_names` when it runs, from BlendWeights' own run, and from the server route
 // /facespace/names when the FACESPACE comes straight from a Load FaceSpace node (before any run).
-// The sliders and the chart are not serialized: the workflow keeps only the `weights` text, plus
-// the last known names in node.properties so the sliders come back when the workflow is opened.
+// The sliders and the chart are not serialized as widget values: the workflow keeps the `weights`
+// text, plus the last known names and chart in node.properties so both come back when it is opened.
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import {
@@ -26,6 +26,7 @@ const MODE_WIDGET = "mode";
 const RANDOM_MODE = "random";
 const SLIDER_PREFIX = "facespace_slider:";
 const NAMES_PROPERTY = "facespace_names";
+const CHART_PROPERTY = "facespace_chart";
 const STATUS_HEIGHT = 18;
 const PREVIEW_WIDGET = "$$canvas-image-preview"; // the front end's image preview on a node
 const COLORS = {
@@ -106,16 +107,19 @@ function readText(node) {
   return String(weightsWidget(node)?.value ?? "");
 }
 
-/** Slider values, slider range and the problem line follow the text. */
-function syncSlidersFromText(node) {
+/**
+ * Slider values, slider range and the problem line follow the text. While a slider is being dragged
+ * the range only grows, so the slider under the pointer does not rescale.
+ */
+function syncSlidersFromText(node, { keepRange = false } = {}) {
   const fs = node.__facespace;
   const text = readText(node);
   fs.lastText = text;
   const state = readSliderState(text, fs.names);
   const top = sliderMax(state.values);
   for (const slider of fs.sliders) {
-    slider.options.max = top;
-    slider.value = state.values[slider.label];
+    slider.options.max = keepRange ? Math.max(slider.options.max, top) : top;
+    slider.value = state.values[slider.facespaceName];
   }
   fs.problems = fs.names.length ? describeProblems(state) : "";
   redraw(node);
@@ -128,22 +132,18 @@ function onSliderMoved(node, faceName, value) {
   const text = applySliderChange(readText(node), fs.names, faceName, rounded);
   const widget = weightsWidget(node);
   if (widget) widget.value = text;
-  syncSlidersFromText(node);
+  syncSlidersFromText(node, { keepRange: true });
   node.graph?.change?.();
 }
 
 function makeSlider(node, faceName) {
-  const slider = {
-    type: "slider",
-    name: `${SLIDER_PREFIX}${faceName}`,
-    label: faceName,
-    value: 0,
-    serialize: false,
-    options: { min: 0, max: 1, step: 0.01, precision: 2, serialize: false },
-  };
-  const widget = node.addWidget("slider", slider.name, 0, (v) => onSliderMoved(node, faceName, v), slider.options);
+  // Not serialized (neither in widgets_values nor in the prompt): the weights text is the value.
+  const options = { min: 0, max: 1, step: 0.01, precision: 2, serialize: false };
+  const moved = (value) => onSliderMoved(node, faceName, value);
+  const widget = node.addWidget("slider", `${SLIDER_PREFIX}${faceName}`, 0, moved, options);
   widget.label = faceName;
   widget.serialize = false;
+  widget.facespaceName = faceName;
   widget.tooltip = `Blend weight of ${faceName}; writes "${faceName}=value" into the weights text`;
   return widget;
 }
@@ -178,6 +178,16 @@ async function namesFromLoadNode(node) {
 
 // ---------------------------------------------------------------- chart widget
 
+/**
+ * The chart of the last run. It is kept in node.properties so it is still there when the workflow is
+ * reopened: a run whose outputs are all cached does not send BlendWeights' results again.
+ */
+function showChart(node, chart) {
+  node.__facespace.chart = chart;
+  node.properties[CHART_PROPERTY] = chart;
+  fitHeight(node);
+}
+
 /** The line above the chart: what the node would refuse in the text, else a hint, else nothing. */
 function statusLine(node) {
   const fs = node.__facespace;
@@ -186,7 +196,8 @@ function statusLine(node) {
     return { text: "mode = random: the weights text and sliders are not used", color: COLORS.hint };
   }
   if (!fs.names.length) {
-    return { text: "Sliders appear once the face names are known (run, or pick a Load FaceSpace file)", color: COLORS.hint };
+    const text = "Sliders appear once the face names are known (run, or pick a Load FaceSpace file)";
+    return { text, color: COLORS.hint };
   }
   return { text: "", color: COLORS.hint };
 }
@@ -244,7 +255,7 @@ function drawCharts(ctx, chart, width, y) {
     ctx.fillStyle = COLORS.hint;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
-    ctx.fillText(`+${layout.hidden} more images not shown`, 12, y + layout.height + 8);
+    ctx.fillText(`+${layout.hidden} more blends not shown`, 12, y + layout.height + 8);
   }
   ctx.restore();
 }
@@ -321,6 +332,8 @@ function setupBlendPrototype(nodeType) {
     const names = this.properties?.[NAMES_PROPERTY];
     if (Array.isArray(names) && names.length) setFaceNames(this, names);
     else syncSlidersFromText(this);
+    const chart = this.properties?.[CHART_PROPERTY];
+    if (Array.isArray(chart?.weights) && Array.isArray(chart?.names)) showChart(this, chart);
     return result;
   };
 
@@ -331,9 +344,9 @@ function setupBlendPrototype(nodeType) {
     if (Array.isArray(names)) setFaceNames(this, names);
     const weights = message?.facespace_weights;
     if (Array.isArray(weights)) {
-      this.__facespace.chart = { weights, names: this.__facespace.names };
+      const rounded = weights.map((row) => row.map((w) => Number(Number(w).toFixed(4))));
+      showChart(this, { weights: rounded, names: this.__facespace.names });
       dropRenderPreview(this);
-      fitHeight(this);
     }
     return result;
   };

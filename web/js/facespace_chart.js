@@ -58,8 +58,11 @@ export function layoutCharts(weights, names, width, x0 = 0, y0 = 0, style = CHAR
         labelY: plot.y + plot.h + 4,
       };
     });
-    const ticks = [0, axisMax / 2, axisMax].map((value) => ({ value, y: plot.y + plot.h - (value / axisMax) * plot.h }));
-    return { x, y, w: panelWidth, h: style.panelHeight, title: `image ${index + 1}`, plot, bars, ticks, slot };
+    const ticks = [0, axisMax / 2, axisMax].map((value) => ({
+      value,
+      y: plot.y + plot.h - (value / axisMax) * plot.h,
+    }));
+    return { x, y, w: panelWidth, h: style.panelHeight, title: `blend ${index + 1}`, plot, bars, ticks, slot };
   });
   const lines = Math.ceil(shown.length / cols);
   const height = lines * style.panelHeight + (lines - 1) * style.gap;
