@@ -132,6 +132,18 @@ def lernapparat_pair(mod, resolution: int, device, seed=0):
     return mapping, synth, ours.to(device)
 
 
+def float64_reference(synth, ws):
+    """The reference synthesis in float64, as ground truth for the fp32 rounding error of both engines."""
+    import copy
+
+    s64 = copy.deepcopy(synth).double()
+    for m in s64.modules():
+        if getattr(m, "noise", None) is not None and isinstance(m.noise, torch.Tensor):
+            m.noise = m.noise.double()
+    with torch.no_grad():
+        return s64(ws.double()).float()
+
+
 def ada_pair(ref_dir: Path, resolution: int, device, seed=0):
     """Reference StyleGAN2 (config-f channel layout) with random weights, and ours loaded from its pickle."""
     sys.path.insert(0, str(ref_dir))
@@ -187,7 +199,11 @@ def run_family(family, args, device, refs):
         z = torch.randn(B, 512, generator=g).to(device)
         with torch.no_grad():
             ws_ref = ref_map(z)[:, :ours.num_ws].contiguous()
-            diff = (ref_syn(ws_ref) - ours.synthesis(ours.mapping(z))).abs().max().item()
+            ref_img, our_img = ref_syn(ws_ref), ours.synthesis(ours.mapping(z))
+            diff = (ref_img - our_img).abs().max().item()
+            exact = float64_reference(ref_syn, ws_ref)
+        print(f"stylegan1 {R}px: fp32 error against the reference run in float64: reference {(ref_img - exact).abs().max():.2e}, "
+              f"ours {(our_img - exact).abs().max():.2e} (image values up to {exact.abs().max():.2f})", flush=True)
         ref_fwd, ref_bwd = (lambda: ref_syn(ws_ref)), (lambda: forward_backward(ref_syn, ws_ref))
     elif family == "stylegan2" and "stylegan2" in refs:
         ref, ours = ada_pair(refs["stylegan2"], R, device)

@@ -164,20 +164,6 @@ class BlendPlan:
     num_ws: int | None = None
     normalize: bool = True
 
-    @property
-    def count(self) -> int:
-        return self.weights.shape[0]
-
-    def layer_weights(self) -> torch.Tensor:
-        """[B,num_ws,N]: the weight row each W+ layer of each blend takes."""
-        if self.num_ws is None:
-            raise WeightsError("the plan does not know the number of W+ layers")
-        out = self.weights[:, None, :].expand(-1, self.num_ws, -1).clone()
-        for group, layers in layer_groups(self.num_ws).items():
-            if group in self.groups:
-                out[:, layers.start:layers.stop] = self.groups[group][:, None, :]
-        return out
-
     def chart_rows(self) -> list[list[float]]:
         """The main weights per blend (what the sliders show)."""
         return self.weights.tolist()

@@ -54,91 +54,6 @@ class DemoResult:
     seconds: float = 0.0
 
 
-def _self_check_inputs(rt: Runtime, count: int = SELF_CHECK_FACES):
-    from .stylegan import StyleGAN, tiny_generator
-
-    G = tiny_generator(resolution=SELF_CHECK_RESOLUTION, seed=SELF_CHECK_SEED)
-    stylegan = StyleGAN(G, psi=0.7, name="built-in self-check generator")
-    gen = torch.Generator().manual_seed(SELF_CHECK_SEED)
-    # Random W+: every layer its own truncated w, so the "faces" differ at every scale.
-    z = torch.randn(count * G.num_ws, G.z_dim, generator=gen)
-    w = stylegan.mapping(z, rt)[:, 0].reshape(count, G.num_ws, G.w_dim)
-    images = stylegan.render(w, runtime=rt)
-    return stylegan, images, SELF_CHECK_NAMES[:count]
-
-
-def _same_square_size(paths: list[Path]) -> bool:
-    """True when every photo is a square of one size, i.e. already cropped (read from the file headers)."""
-    sizes = set()
-    for p in paths:
-        try:
-            with Image.open(p) as im:
-                sizes.add(im.size)
-        except (UnidentifiedImageError, OSError):
-            return False  # the photo loader then names the file it cannot read
-    return len(sizes) == 1 and len(set(next(iter(sizes)))) == 1
-
-
-def load_faces(folder, resolution: int, align: str = "auto", runtime: Runtime | None = None):
-    """(IMAGE batch, unique names, aligned?) of the photos in `folder` at the generator's resolution.
-
-    align 'auto' aligns FFHQ-style unless every photo is a square of one size; 'never' takes each
-    photo as it is, centre-cropped to a square.
-    """
-    from .align import align_faces
-    from .align.photos import gather_photos, list_photos
-
-    if align not in ALIGN_CHOICES:
-        raise FaceSpaceError(f"align must be one of {', '.join(ALIGN_CHOICES)}, got {align!r}")
-    paths = list_photos(folder)
-    if align == "always" or (align == "auto" and not _same_square_size(paths)):
-        result = align_faces(files=paths, size=resolution, preview=False, runtime=runtime)
-        return result.images, result.names, True
-    photos = gather_photos(files=paths)
-    pics = [ImageOps.fit(p.image, (resolution, resolution), Image.Resampling.LANCZOS) for p in photos]
-    return pil_to_image(pics), unique_names(p.name for p in photos), False
-
-
-def _readme(result: DemoResult, model, faces, aligned: bool, settings, fs) -> str:
-    lines = ["FaceSpace demo", "==============", ""]
-    if result.self_check:
-        lines += [
-            "SELF-CHECK, NOT REAL FACES.",
-            "No generator and photos were given, so this run used a small built-in random generator",
-            f"(tiny_generator, seed {SELF_CHECK_SEED}, {SELF_CHECK_RESOLUTION} px) and {len(result.names)} "
-            "pictures it rendered itself from random W+ codes.",
-            "They are coloured textures, not faces. The run shows that every stage works end to end:",
-            "training a FaceSpace, blending with weight charts, morphing, saving.",
-            "For real faces: python -m facespace demo --out DIR --model STYLEGAN_FILE --faces PHOTO_FOLDER",
-            "",
-        ]
-    else:
-        how = "aligned FFHQ-style first" if aligned else "used as given"
-        lines += [f"Generator: {model}", f"Photos: {faces} ({how})", ""]
-    lines += [f"Faces ({len(result.names)}), reconstruction PSNR in dB:"]
-    lines += [f"  {name}: {result.psnr.get(name, float('nan')):.2f}" for name in result.names]
-    lines += ["", f"Training: {settings.schedule} schedule, {settings.encoder} encoder, {settings.steps} steps, "
-              f"{fs.metadata.get('seconds', '?')} s", "", "Files:"]
-    about = {
-        "facespace": "the trained FaceSpace (load it with the generator it was trained with)",
-        "generator": "the built-in self-check generator, to use with the FaceSpace from the command line",
-        "faces": "top row: the training faces; bottom row: their reconstructions",
-        "blends": f"{BLENDS} random blends, each with a bar chart of the weight each face got",
-        "morph": "a looping morph through all faces",
-    }
-    for key, path in result.files.items():
-        if key in about:
-            lines.append(f"  {path.name}: {about[key]}")
-    facespace_arg = shlex.quote(str(result.files["facespace"]))
-    model_arg = shlex.quote(str(result.files.get("generator", model)))
-    weights_arg = shlex.quote(f"{result.names[0]}=0.5, {result.names[1]}=0.5")
-    lines += ["", "Next:",
-              f"  python -m facespace blend {facespace_arg} --model {model_arg} --weights {weights_arg} "
-              "--out blend.png --chart chart.png",
-              f"  python -m facespace morph {facespace_arg} --model {model_arg} --out morph.gif --loop", ""]
-    return "\n".join(lines)
-
-
 def run_demo(out_dir, model=None, faces=None, steps: int | None = None, overwrite: bool = False,
              align: str = "auto", seed: int = 0, runtime: Runtime | None = None,
              log: Callable[[str], None] = print) -> DemoResult:
@@ -206,6 +121,20 @@ def _output_paths(out_dir: Path, self_check: bool, overwrite: bool) -> dict[str,
     return paths
 
 
+def _self_check_inputs(rt: Runtime, count: int = SELF_CHECK_FACES):
+    """(StyleGAN, IMAGE batch, names) of the self-check: a tiny random generator and pictures it renders."""
+    from .stylegan import StyleGAN, tiny_generator
+
+    G = tiny_generator(resolution=SELF_CHECK_RESOLUTION, seed=SELF_CHECK_SEED)
+    stylegan = StyleGAN(G, psi=0.7, name="built-in self-check generator")
+    gen = torch.Generator().manual_seed(SELF_CHECK_SEED)
+    # Random W+: every layer its own truncated w, so the "faces" differ at every scale.
+    z = torch.randn(count * G.num_ws, G.z_dim, generator=gen)
+    w = stylegan.mapping(z, rt)[:, 0].reshape(count, G.num_ws, G.w_dim)
+    images = stylegan.render(w, runtime=rt)
+    return stylegan, images, SELF_CHECK_NAMES[:count]
+
+
 def _user_inputs(model, faces, align: str, rt: Runtime):
     """(StyleGAN, IMAGE batch, names, aligned?) from the user's generator file and folder of photos."""
     from .stylegan import StyleGAN, load_generator
@@ -215,6 +144,38 @@ def _user_inputs(model, faces, align: str, rt: Runtime):
     if len(names) < 2:
         raise FaceSpaceError(f"{faces}: found {len(names)} face(s); blending and morphing need at least 2")
     return StyleGAN(generator, name=Path(model).stem), images, names, aligned
+
+
+def load_faces(folder, resolution: int, align: str = "auto", runtime: Runtime | None = None):
+    """(IMAGE batch, unique names, aligned?) of the photos in `folder` at the generator's resolution.
+
+    align 'auto' aligns FFHQ-style unless every photo is a square of one size; 'never' takes each
+    photo as it is, centre-cropped to a square.
+    """
+    from .align import align_faces
+    from .align.photos import gather_photos, list_photos
+
+    if align not in ALIGN_CHOICES:
+        raise FaceSpaceError(f"align must be one of {', '.join(ALIGN_CHOICES)}, got {align!r}")
+    paths = list_photos(folder)
+    if align == "always" or (align == "auto" and not _same_square_size(paths)):
+        result = align_faces(files=paths, size=resolution, preview=False, runtime=runtime)
+        return result.images, result.names, True
+    photos = gather_photos(files=paths)
+    pics = [ImageOps.fit(p.image, (resolution, resolution), Image.Resampling.LANCZOS) for p in photos]
+    return pil_to_image(pics), unique_names(p.name for p in photos), False
+
+
+def _same_square_size(paths: list[Path]) -> bool:
+    """True when every photo is a square of one size, i.e. already cropped (read from the file headers)."""
+    sizes = set()
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                sizes.add(im.size)
+        except (UnidentifiedImageError, OSError):
+            return False  # the photo loader then names the file it cannot read
+    return len(sizes) == 1 and len(set(next(iter(sizes)))) == 1
 
 
 def _faces_sheet(fs, images: torch.Tensor, rt: Runtime) -> Image.Image:
@@ -258,3 +219,43 @@ def _resized(images: torch.Tensor, side: int) -> torch.Tensor:
     x = torch.nn.functional.interpolate(images.permute(0, 3, 1, 2), size=(side, side), mode="bilinear",
                                         antialias=side < images.shape[1])
     return x.permute(0, 2, 3, 1).clamp(0, 1).contiguous()
+
+
+def _readme(result: DemoResult, model, faces, aligned: bool, settings, fs) -> str:
+    lines = ["FaceSpace demo", "==============", ""]
+    if result.self_check:
+        lines += [
+            "SELF-CHECK, NOT REAL FACES.",
+            "No generator and photos were given, so this run used a small built-in random generator",
+            f"(tiny_generator, seed {SELF_CHECK_SEED}, {SELF_CHECK_RESOLUTION} px) and {len(result.names)} "
+            "pictures it rendered itself from random W+ codes.",
+            "They are coloured textures, not faces. The run shows that every stage works end to end:",
+            "training a FaceSpace, blending with weight charts, morphing, saving.",
+            "For real faces: python -m facespace demo --out DIR --model STYLEGAN_FILE --faces PHOTO_FOLDER",
+            "",
+        ]
+    else:
+        how = "aligned FFHQ-style first" if aligned else "used as given, centre-cropped to squares"
+        lines += [f"Generator: {model}", f"Photos: {faces} ({how})", ""]
+    lines += [f"Faces ({len(result.names)}), reconstruction PSNR in dB:"]
+    lines += [f"  {name}: {result.psnr.get(name, float('nan')):.2f}" for name in result.names]
+    lines += ["", f"Training: {settings.schedule} schedule, {settings.encoder} encoder, {settings.steps} steps, "
+              f"{fs.metadata.get('seconds', '?')} s", "", "Files:"]
+    about = {
+        "facespace": "the trained FaceSpace (load it with the generator it was trained with)",
+        "generator": "the built-in self-check generator, to use with the FaceSpace from the command line",
+        "faces": "top row: the training faces; bottom row: their reconstructions",
+        "blends": f"{BLENDS} random blends, each with a bar chart of the weight each face got",
+        "morph": "a looping morph through all faces",
+    }
+    for key, path in result.files.items():
+        if key in about:
+            lines.append(f"  {path.name}: {about[key]}")
+    facespace_arg = shlex.quote(str(result.files["facespace"]))
+    model_arg = shlex.quote(str(result.files.get("generator", model)))
+    weights_arg = shlex.quote(f"{result.names[0]}=0.5, {result.names[1]}=0.5")
+    lines += ["", "Next:",
+              f"  python -m facespace blend {facespace_arg} --model {model_arg} --weights {weights_arg} "
+              "--out blend.png --chart chart.png",
+              f"  python -m facespace morph {facespace_arg} --model {model_arg} --out morph.gif --loop", ""]
+    return "\n".join(lines)

@@ -67,6 +67,8 @@ def parse_order(text: str, names: Sequence[str]) -> list[int]:
 
 @dataclass(frozen=True)
 class MorphPlan:
+    """A morph's path and pace, faces by index (frame layout: see the module doc)."""
+
     order: list[int]          # face indices, training order numbering
     frames: int = 12          # steps per transition (F)
     hold: int = 0             # extra frames on each face (H)
@@ -106,11 +108,6 @@ class MorphPlan:
     def frame_count(self) -> int:
         n = len(self.order)
         return n * (self.frames + self.hold) if self.loop else (n - 1) * self.frames + 1 + n * self.hold
-
-
-def face_codes(num_faces: int, indices: Sequence[int]) -> torch.Tensor:
-    """One-hot codes [len(indices), num_faces] float32."""
-    return torch.eye(num_faces, dtype=torch.float32)[list(indices)]
 
 
 def _code_line(num_faces: int, a: int, b: int, s: torch.Tensor) -> torch.Tensor:
@@ -174,7 +171,7 @@ def morph_wplus(facespace, plan: MorphPlan) -> torch.Tensor:
     if max(plan.order) >= n or min(plan.order) < 0:
         raise WeightsError(f"order holds a face index outside 0..{n - 1}")
     stops = plan.stops
-    faces = facespace.encode(face_codes(n, range(n))).float()[stops]  # the reconstructions, as face_wplus()
+    faces = facespace.face_wplus()[stops]  # the faces' reconstructions
     schedule = plan.schedule()
     out = torch.empty((len(schedule),) + tuple(faces.shape[1:]), dtype=torch.float32)
     for k in range(len(stops) - 1):
@@ -293,7 +290,11 @@ def write_mp4(frames: torch.Tensor, path, fps: float = 25, overwrite: bool = Fal
             for i in range(n):
                 proc.stdin.write((frames[i].clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy().tobytes())
         except BrokenPipeError:
-            pass
+            pass  # ffmpeg stopped early; its own message follows
+        except BaseException:
+            proc.kill()  # interrupted: leave no encoder running
+            proc.wait()
+            raise
         _, err = proc.communicate()
         if proc.returncode != 0:
             raise FaceSpaceError(f"ffmpeg could not write {path}: {err.decode(errors='replace').strip()[-400:]}")
@@ -336,4 +337,4 @@ def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = Fal
 
 
 __all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph", "render_frames",
-           "morph_target", "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg", "face_codes"]
+           "morph_target", "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg"]

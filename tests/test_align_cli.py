@@ -70,7 +70,8 @@ def test_align_command(photos, tmp_path, capsys):
     again = tmp_path / "again"
     assert main(["align", str(photos / "astronaut.png"), "--out", str(again), "--size", "64",
                  "--landmarks", str(out / "landmarks.json")]) == 0
-    assert np.array_equal(np.asarray(Image.open(again / "astronaut.png")), np.asarray(Image.open(out / "astronaut.png")))
+    assert np.array_equal(np.asarray(Image.open(again / "astronaut.png")),
+                          np.asarray(Image.open(out / "astronaut.png")))
 
 
 @needs_dlib
@@ -94,7 +95,17 @@ def test_given_landmarks_without_a_detector(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["align", str(DATA / "astronaut.png"), str(DATA / "grace_hopper.jpg"), "--out", str(out),
                  "--size", "48", "--landmarks", str(tmp_path / "lm.json")]) == 2
-    assert "grace_hopper.jpg" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "grace_hopper.jpg" in err and "they hold astronaut.png" in err
     assert main(["align", str(DATA / "astronaut.png"), "--out", str(out), "--size", "48",
                  "--landmarks", str(tmp_path / "lm.json"), "--names", "Eileen Collins"]) == 0
     assert (out / "Eileen Collins.png").is_file()
+
+    # Aligning into the photos' own folder never replaces a photo, even with --overwrite.
+    photo = tmp_path / "eileen.png"
+    shutil.copy(DATA / "astronaut.png", photo)
+    (tmp_path / "lm2.json").write_text(json.dumps({"eileen.png": lm.tolist()}))
+    assert main(["align", str(photo), "--out", str(tmp_path), "--size", "48", "--overwrite",
+                 "--landmarks", str(tmp_path / "lm2.json")]) == 2
+    assert "would replace the input photo" in capsys.readouterr().err
+    assert photo.read_bytes() == (DATA / "astronaut.png").read_bytes()

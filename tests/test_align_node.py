@@ -58,7 +58,8 @@ def test_node_with_given_landmarks_and_a_stylegan(tmp_path):
     assert names == "eileen"
     assert preview.shape[0] == 2 and preview.shape[-1] == 3       # both photos shown; the blank one framed red
     with pytest.raises(NoFaceError, match="blank.png"):
-        run_node(folder=str(tmp_path), backend="given", size=32, landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
+        run_node(folder=str(tmp_path), backend="given", size=32,
+                 landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
 
 
 def test_node_image_batch_with_dlib():

@@ -38,9 +38,13 @@ def test_blend_writes_the_face_and_its_chart(files, tmp_path, capsys):
     assert (face - expected).abs().max() <= 1 / 255 + 1e-6
     with Image.open(tmp_path / "c.png") as chart:
         assert chart.width >= 256 and chart.height > chart.width
+    before = (tmp_path / "b.png").read_bytes()
     code, _, err = run(["blend", d / "fs.safetensors", "--model", d / "g.safetensors", "--out", tmp_path / "b.png"],
                        capsys)
     assert code == 2 and "already exists" in err
+    code, _, err = run(["blend", d / "fs.safetensors", "--model", d / "g.safetensors", "--out", tmp_path / "b.png",
+                        "--chart", tmp_path / "b.png", "--overwrite"], capsys)
+    assert code == 2 and "--chart" in err and (tmp_path / "b.png").read_bytes() == before
 
 
 def test_random_blends_into_a_folder_with_groups(files, tmp_path, capsys):

@@ -25,6 +25,11 @@ def bar_columns(img: Image.Image):
     return runs, mask
 
 
+def tallest_bar(img: Image.Image) -> int:
+    runs, mask = bar_columns(img)
+    return max(int(mask[:, start:end].sum(0).max()) for start, end, _ in runs)
+
+
 def test_one_bar_per_nonzero_weight_with_heights_in_proportion():
     values = [0.4, 0.1, 0.0, 0.3, 0.2]
     img = bar_chart(NAMES, values, width=400)
@@ -46,6 +51,10 @@ def test_labels_are_drawn_and_long_names_rotate():
     assert dark(long) > dark(short), "longer names put more text on the chart"
     values_only = bar_chart(["", ""], [0.5, 0.5], width=300)
     assert dark(short) > dark(values_only)
+    # Six long names do not fit side by side: they are drawn slanted, taking height from the bars.
+    side_by_side = bar_chart([f"f{i}" for i in range(6)], [0.5] * 6, width=300)
+    slanted = bar_chart([f"a_long_face_name_{i}" for i in range(6)], [0.5] * 6, width=300)
+    assert tallest_bar(slanted) < 0.9 * tallest_bar(side_by_side)
 
 
 def test_nice_ticks_cover_the_maximum():

@@ -132,3 +132,35 @@ def test_stylegan_render_and_sample(family):
     assert not torch.allclose(a[0], a[1])
     with pytest.raises(Cancelled):
         sg.render(ws, runtime=CountingRuntime(cancel_after=1), batch_size=2)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_gradients_flow_to_latents_after_loading_under_inference_mode(family, tmp_path):
+    """ComfyUI runs nodes under inference_mode; training later needs gradients through the generator."""
+    path = save_generator(tiny_generator(family, resolution=16, seed=5), tmp_path / "g.safetensors")
+    with torch.inference_mode():
+        G = load_generator(path)
+        G.synthesis(G.mapping(torch.randn(1, G.z_dim)))  # fills the frozen-weight caches in inference mode
+        with torch.inference_mode(False), torch.enable_grad():
+            ws = G.mapping(torch.randn(2, G.z_dim)).clone().requires_grad_(True)
+            G.synthesis(ws, max_resolution=8).square().mean().backward()
+    assert ws.grad is not None and ws.grad.shape == ws.shape and ws.grad.abs().sum() > 0
+    assert ws.grad[:, G.num_ws - 1].abs().sum() == 0  # layers past 8 px take no part
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_gradient_matches_finite_differences(family):
+    G = tiny_generator(family, resolution=8, seed=6).double()
+    ws = G.mapping(torch.randn(1, G.z_dim, dtype=torch.float64)).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda w: G.synthesis(w, noise_mode="const").sum(), (ws,), eps=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_weight_changes_are_seen_by_cached_kernels(family):
+    G = tiny_generator(family, resolution=16, seed=7)
+    ws = G.mapping(torch.randn(1, G.z_dim))
+    before = G.synthesis(ws)
+    G.load_state_dict(tiny_generator(family, resolution=16, seed=8).state_dict())
+    after = G.synthesis(ws)
+    fresh = tiny_generator(family, resolution=16, seed=8).synthesis(ws)
+    assert not torch.allclose(before, after) and torch.equal(after, fresh)

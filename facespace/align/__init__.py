@@ -22,7 +22,7 @@ from ..imageops import pil_to_image
 from ..names import unique_names
 from ..runtime import Runtime, get_runtime
 from .ffhq import align_ffhq, face_geometry, points_in_crop
-from .landmarks import BACKENDS, Face, LandmarkBackend, load_given_landmarks, make_backend
+from .landmarks import BACKENDS, Face, GivenLandmarks, LandmarkBackend, load_given_landmarks, make_backend
 from .overlay import draw_overlay
 from .photos import Photo, gather_photos
 
@@ -185,8 +185,10 @@ def _faces_in(photo: Photo, detector: LandmarkBackend, mode: str, index: int,
 
 
 def _no_face_message(photo: Photo, detector: LandmarkBackend, mode: str, index: int, threshold: float) -> str:
-    if detector.name == "given":
-        where = "the given landmarks have no entry for it"
+    if isinstance(detector, GivenLandmarks):
+        known = sorted(detector.table)
+        where = "the given landmarks have no entry for it; they hold " + (
+            ", ".join(known[:10]) + (" ..." if len(known) > 10 else "") if known else "none")
     else:
         where = f"{detector.name} detector, score >= {threshold}, photo {photo.image.width}x{photo.image.height} px"
     if mode == "index":

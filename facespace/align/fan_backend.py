@@ -70,7 +70,8 @@ def resolve_weights(model_dirs: Sequence[os.PathLike] = (), download_dir: os.Pat
         target = place_hint(model_dirs, download_dir)
         files = "; ".join(f"{name} (from {URLS[name]})" for name in missing)
         raise MissingWeightsFileError(
-            f"face_alignment landmarks need {files}; not found in {', '.join(str(d) for d in search_dirs(model_dirs))}. "
+            f"face_alignment landmarks need {files}; "
+            f"not found in {', '.join(str(d) for d in search_dirs(model_dirs))}. "
             f"Place the file(s) in {target}, allow downloading (allow_download / --allow-download), "
             f"or choose the 'dlib' backend")
     for name in missing:
@@ -98,7 +99,8 @@ class FanBackend(LandmarkBackend):
                  allow_download: bool = False, device=None, compile: bool = False,
                  detector_threshold: float = 0.5):
         if not available():
-            raise MissingWeightsFileError("the face_alignment backend needs the face-alignment package: pip install face-alignment")
+            raise MissingWeightsFileError("the face_alignment backend needs the face-alignment package: "
+                                          "pip install face-alignment")
         self.weights = resolve_weights(model_dirs, download_dir, allow_download)
         self.device = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.compile = compile

@@ -118,7 +118,8 @@ def align_ffhq(image: Image.Image, landmarks, size: int = 1024, supersample: int
     border = max(int(np.rint(qsize * 0.1)), 3)
     lo = np.floor(quad.min(axis=0)).astype(int)
     hi = np.ceil(quad.max(axis=0)).astype(int)
-    crop = (max(lo[0] - border, 0), max(lo[1] - border, 0), min(hi[0] + border, img.size[0]), min(hi[1] + border, img.size[1]))
+    crop = (max(lo[0] - border, 0), max(lo[1] - border, 0),
+            min(hi[0] + border, img.size[0]), min(hi[1] + border, img.size[1]))
     if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
         img = img.crop(crop)
         quad -= crop[0:2]
@@ -126,7 +127,8 @@ def align_ffhq(image: Image.Image, landmarks, size: int = 1024, supersample: int
     # Pad where the square leaves the photo.
     lo = np.floor(quad.min(axis=0)).astype(int)
     hi = np.ceil(quad.max(axis=0)).astype(int)
-    pad = (max(-lo[0] + border, 0), max(-lo[1] + border, 0), max(hi[0] - img.size[0] + border, 0), max(hi[1] - img.size[1] + border, 0))
+    pad = (max(-lo[0] + border, 0), max(-lo[1] + border, 0),
+           max(hi[0] - img.size[0] + border, 0), max(hi[1] - img.size[1] + border, 0))
     if padding and max(pad) > border - 4:
         pad = tuple(int(p) for p in np.maximum(pad, int(np.rint(qsize * 0.3))))
         img = _pad_blur_fade(img, pad, qsize)

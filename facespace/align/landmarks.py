@@ -88,7 +88,8 @@ class GivenLandmarks(LandmarkBackend):
         if arr.shape == (68, 2):
             arr = arr[None]
         if arr.ndim != 3 or arr.shape[1:] != (68, 2):
-            raise FaceSpaceError(f"given landmarks for {source!r} must be 68 [x, y] pairs per face, got shape {arr.shape}")
+            raise FaceSpaceError(f"given landmarks for {source!r} must be 68 [x, y] pairs per face, "
+                                 f"got shape {arr.shape}")
         return [Face(a) for a in arr]
 
 
@@ -106,8 +107,8 @@ def load_given_landmarks(spec: str | os.PathLike | Mapping | Sequence) -> GivenL
     """A GivenLandmarks backend from a JSON file path, JSON text, a dict or a list in photo order.
 
     Accepted shapes: {"photo.jpg": [[x, y] * 68]}, {"photo.jpg": [[[x, y] * 68], ...]},
-    [[[x, y] * 68], ...] (one entry per photo, in input order), and the align command's
-    landmarks.json ({"out.png": {"source": "photo.jpg", "landmarks": [...]}, ...}).
+    [[[x, y] * 68], ...] (one entry per picture of an IMAGE batch, in batch order), and the align
+    command's landmarks.json ({"out.png": {"source": "photo.jpg", "landmarks": [...]}, ...}).
     """
     data = spec
     label = "landmarks"
@@ -118,7 +119,8 @@ def load_given_landmarks(spec: str | os.PathLike | Mapping | Sequence) -> GivenL
         else:
             path = Path(text)
             if not path.is_file():
-                raise FaceSpaceError(f"landmarks file {path} not found; expected a JSON file of 68 [x, y] points per face")
+                raise FaceSpaceError(f"landmarks file {path} not found; "
+                                     f"expected a JSON file of 68 [x, y] points per face")
             label = str(path)
             data = _parse_json(path.read_text(encoding="utf-8"), label)
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
@@ -159,7 +161,8 @@ def make_backend(name: str = "auto", *, landmarks=None, model_dirs: Sequence[os.
     if name == "face_alignment":
         from .fan_backend import FanBackend
 
-        return FanBackend(model_dirs=model_dirs, download_dir=download_dir, allow_download=allow_download, device=device)
+        return FanBackend(model_dirs=model_dirs, download_dir=download_dir, allow_download=allow_download,
+                          device=device)
     if name == "dlib":
         from .dlib_backend import DlibBackend
 

@@ -121,7 +121,7 @@ def gather_photos(images: torch.Tensor | None = None, folder: str | os.PathLike 
     if given:
         if len(given) != len(photos):
             raise FaceSpaceError(f"names: got {len(given)} name(s) for {len(photos)} photo(s); give one name per photo "
-                                 f"(comma or newline separated) or leave names empty to use file names")
+                                 f"(comma, semicolon or newline separated) or leave names empty to use file names")
         for photo, name in zip(photos, given):
             photo.name = name
     for photo in photos:

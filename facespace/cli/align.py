@@ -56,6 +56,11 @@ def run(args) -> int:
         print(f"warning: {w.message}", file=sys.stderr)
 
     targets = [out / f"{face.name}.png" for face in result.faces]
+    sources = {Path(face.source).resolve() for face in result.faces}
+    clobbered = [str(p) for p in targets if p.resolve() in sources]
+    if clobbered:
+        raise FaceSpaceError(f"--out {out} would replace the input photo(s) {', '.join(clobbered)}; "
+                             f"choose another --out")
     existing = [str(p) for p in targets + [out / LANDMARKS_FILE] if p.exists()]
     if existing and not args.overwrite:
         raise FaceSpaceError(f"output file(s) already exist: {', '.join(existing)}; "

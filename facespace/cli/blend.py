@@ -93,6 +93,8 @@ def run_blend(args) -> int:
     check_picture_target(args.out, args.overwrite)
     if args.chart:
         check_picture_target(args.chart, args.overwrite, folder_ok=False)
+        if Path(args.chart).resolve() == Path(args.out).resolve():
+            raise FaceSpaceError(f"--chart {args.chart} is the --out file; give the chart a name of its own")
     rt = PlainRuntime(args.device)
     fs = load_for_rendering(args.facespace, args.model)
     count = args.random if args.random is not None else 1
@@ -109,9 +111,10 @@ def run_blend(args) -> int:
     spans = layer_groups(fs.num_ws) if plan.groups else {}
     for i, row in enumerate(plan.chart_rows()):
         print(f"blend {i + 1}: {format_weights(fs.names, row)}")
-        for group, rows in plan.groups.items():
+        for group, group_rows in plan.groups.items():
             layers = spans[group]
-            print(f"  {group} layers {layers.start}-{layers.stop - 1}: {format_weights(fs.names, rows[i].tolist())}")
+            print(f"  {group} layers {layers.start}-{layers.stop - 1}: "
+                  f"{format_weights(fs.names, group_rows[i].tolist())}")
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -51,7 +51,7 @@ def frozen_cache(module: nn.Module, slot: str, source: torch.Tensor, dtype: torc
     """
     if source.requires_grad and torch.is_grad_enabled():
         return make(source.to(dtype))
-    key = (source.data_ptr(), source._version, source.device, dtype)
+    key = (source.data_ptr(), -1 if source.is_inference() else source._version, source.device, dtype)
     cache = module.__dict__.setdefault("_frozen_cache", {})
     hit = cache.get(slot)
     if hit is None or hit[0]() is not source or hit[1] != key:
@@ -110,6 +110,10 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def layout_of(x: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+
+
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      up: bool = False, filt: torch.Tensor | None = None, fused: bool | None = None,
                      gain: float = 1.0, bias: torch.Tensor | None = None, wsq: torch.Tensor | None = None,
@@ -120,7 +124,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     `up` doubles the resolution with a transposed convolution followed by the FIR filter `filt`.
     `fused` picks one (grouped) convolution with per-sample weights, or a shared-weight convolution
     with the modulation applied to the activations; both compute the same. By default a single
-    sample uses whichever touches less memory, batches use shared weights.
+    sample uses whichever touches less memory, batches and gradient passes use shared weights.
     `wsq` (sum of squared weights over the kernel, [Co,Ci]) and `weight_t` (weight.transpose(0, 1))
     may be passed precomputed.
     """
@@ -135,15 +139,15 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         coef = (styles.square() @ wsq.to(x.dtype).t() + 1e-8).rsqrt() * gain  # [N,Co]
     elif gain != 1:
         coef = styles.new_full((n, co), gain)
-    if fused is None:
-        fused = n == 1 and 2 * co * kh * kw < h * w_
+    if fused is None:  # gradients through per-sample weights would cost a weight-gradient convolution
+        fused = n == 1 and 2 * co * kh * kw < h * w_ and not (styles.requires_grad and torch.is_grad_enabled())
     if fused:
         wm = weight.unsqueeze(0) * styles.reshape(n, 1, ci, 1, 1)
         if coef is not None:
             wm = wm * coef.reshape(n, co, 1, 1, 1)
         b = None if bias is None else bias.to(x.dtype).repeat(n)
         if up:
-            wm = wm.transpose(1, 2).reshape(n * ci, co, kh, kw).contiguous(memory_format=x.suggest_memory_format())
+            wm = wm.transpose(1, 2).reshape(n * ci, co, kh, kw).contiguous(memory_format=layout_of(x))
             x = F.conv_transpose2d(x.reshape(1, n * ci, h, w_), wm, stride=2, groups=n)
             return depthwise_fir(x, filt, 1, gain=4.0, bias=b).reshape(n, co, 2 * h, 2 * w_)
         if n == 1:

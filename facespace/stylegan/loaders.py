@@ -6,6 +6,8 @@ import os
 import struct
 from pathlib import Path
 
+import torch
+
 from ..errors import ModelFormatError
 from .generator import Generator
 
@@ -52,8 +54,16 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def load_generator(path: str | os.PathLike) -> Generator:
-    """Any supported generator file -> Generator (eval mode, no grad). Errors name the file."""
-    path = Path(path)
+    """Any supported generator file -> Generator (eval mode, no grad). Errors name the file.
+
+    Built outside inference mode (hosts such as ComfyUI run nodes under it) so that the weights can
+    later take part in gradient computations through the latents.
+    """
+    with torch.inference_mode(False), torch.no_grad():
+        return _load(Path(path))
+
+
+def _load(path: Path) -> Generator:
     kind = detect_format(path)
     if kind == "safetensors":
         from .native import load_native

@@ -24,7 +24,7 @@ def tiny_arch(family: str = "stylegan2", resolution: int = 32, **kw) -> dict:
 
 def tiny_generator(family: str = "stylegan2", resolution: int = 32, seed: int = 0, **kw) -> Generator:
     """A small generator whose every weight (biases, noise strengths, w_avg included) is random."""
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.inference_mode(False):
         torch.manual_seed(seed)
         G = build_generator(tiny_arch(family, resolution, **kw))
         with torch.no_grad():

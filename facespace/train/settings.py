@@ -16,10 +16,13 @@ class TrainSettings:
       to the table (weight `pull_weight`) for `steps` epochs; then `cycles` cycles of `steps` epochs on the
       images alone, the learning rate multiplied by `anneal` after each cycle; optionally `steps // 2` epochs
       with 100x pixel loss. Batches of `batch_size` faces; an epoch is one pass over the faces.
-    schedule 'fast': all faces in one batch; the W+ table is optimised directly in `cycles` cycles of
-      `steps` steps (learning rate x `anneal` per cycle, cosine within the last), coarse-to-fine in resolution,
-      stopping early once every face reaches `target_psnr`; then the table is distilled into the encoder
-      (exactly for 'linear'; by regression plus a short fine-tune through the generator for 'mlp').
+    schedule 'fast': all faces at once. Each face starts from the closest of `init_candidates` sampled faces
+      (its best of `init_replicas` starts after `replica_steps` steps); W+ = one w per face (moving alone for
+      the first `shared_w_fraction` of the steps) + per-layer offsets, optimised directly by Adam in `cycles`
+      cycles of `steps` steps (learning rate x `anneal` per cycle, cosine decay within the last), at most at
+      `resolution` px, stopping early once every face reaches `target_psnr`. Then the table goes into the
+      encoder: exactly for 'linear'; for 'mlp' by a short regression and an exact least-squares output layer.
+      `target_psnr` also stops the original schedule early (measured on its encoder's output).
     """
 
     schedule: str = "fast"
@@ -41,9 +44,9 @@ class TrainSettings:
     coarse_to_fine: bool = False   # fast: first fifth of the steps at a quarter of the working resolution
     init_candidates: int = 256     # fast: start each face from the closest of this many sampled faces (0 = mean W)
     init_replicas: int = 4         # fast: optimise this many of the closest starts per face for a few steps
-    replica_steps: int = 30        # fast: ... for this many steps, then keep each face's best
+    replica_steps: int = 15        # fast: ... for this many steps, then keep each face's best
     shared_w_fraction: float = 0.3  # fast: fraction of steps moving one w per face before layers move apart
-    target_psnr: float = 0.0       # fast: stop once every face reaches this PSNR (dB); 0 = run all steps
+    target_psnr: float = 0.0       # stop once every face reaches this PSNR (dB); 0 = run all steps
     distill_steps: int = 100       # fast + mlp: regression steps before the output layer is solved exactly
     finetune_steps: int = 0        # fast + mlp: steps of the encoder through the generator after distilling
     mixed_precision: bool = True   # bf16 autocast for the generator on CUDA

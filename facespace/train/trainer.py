@@ -406,8 +406,10 @@ def _run_fast(render, G, w_avg, targets_full, names, settings, res, vgg, rt, dev
                         recorder.measure(faces, img.detach(), target)
                         shown.append(img.detach())
                     else:
-                        best = psnr(img.detach(), target).view(-1, replicas).max(1).values
-                        recorder.psnr[faces.view(-1, replicas)[:, 0].cpu()] = best.cpu()
+                        best = psnr(img.detach(), target).view(-1, replicas).max(1)
+                        recorder.psnr[faces.view(-1, replicas)[:, 0].cpu()] = best.values.cpu()
+                        pick = best.indices + torch.arange(0, len(rows), replicas, device=device)
+                        shown.append(img.detach()[pick])
                 opt.step()
                 if shown and r == res:
                     last_img["img"] = torch.cat(shown)

@@ -2,7 +2,7 @@
 // the node turns these rectangles and labels into canvas calls.
 
 export const CHART_STYLE = {
-  minPanelWidth: 150, // panels narrower than this are moved to the next row
+  minPanelWidth: 130, // panels narrower than this are moved to the next row
   panelHeight: 120, // plot area + title + labels of one panel
   gap: 8,
   titleHeight: 14,
