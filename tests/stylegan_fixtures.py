@@ -144,12 +144,15 @@ def write_tf_pickle(G, path, marker: str = "tf-src-ran.txt"):
         syn_kw = {"resolution": G.resolution, "num_channels": G.img_channels}
         if not sg1:
             syn_kw["architecture"] = "skip"
-        mapping = Network("G_mapping", _mapping_vars(G), static_kwargs={"mapping_lrmul": G.arch["mapping_lr_mul"]},
-                          version=version, src=src)
-        synthesis = Network("G_synthesis", syn_vars, static_kwargs=syn_kw, version=version, src=src)
+        # Gs keeps the build settings and hands them to its components (as NVIDIA's G_main/G_style do)
+        gs_kw = {**syn_kw, "latent_size": G.z_dim, "dlatent_size": G.w_dim, "mapping_layers": G.arch["mapping_layers"],
+                 "mapping_fmaps": G.arch["mapping_hidden"], "mapping_lrmul": G.arch["mapping_lr_mul"]}
+        if sg1:
+            gs_kw.update(truncation_psi=0.7, truncation_cutoff=8)
+        mapping = Network("G_mapping", _mapping_vars(G), static_kwargs=gs_kw, version=version, src=src)
+        synthesis = Network("G_synthesis", syn_vars, static_kwargs=gs_kw, version=version, src=src)
         gs_vars = ([("lod", np.float32(0))] if sg1 else []) + [("dlatent_avg", _np(G.w_avg))]
-        gs = Network("G", gs_vars, components={"mapping": mapping, "synthesis": synthesis},
-                     static_kwargs={"truncation_psi": 0.7, "truncation_cutoff": 8} if sg1 else {},
+        gs = Network("G", gs_vars, components={"mapping": mapping, "synthesis": synthesis}, static_kwargs=gs_kw,
                      version=version, src=src)
         d = Network("D", [("4x4/Dense0/weight", np.ones((4, 4), np.float32))], version=version, src=src)
         _dump_protocol3_numpy1((gs, d, gs), path)

@@ -128,6 +128,15 @@ def test_stylegan1_fused_upscale_equals_nearest_upscale_then_flipped_conv():
     torch.testing.assert_close(fused.synthesis(ws), G.synthesis(ws), rtol=1e-4, atol=1e-4)
 
 
+def test_tf_mapping_lr_multiplier_is_read_from_the_build_settings(tmp_path):
+    for family in ("stylegan1", "stylegan2"):
+        G = tiny_generator(family, resolution=8, seed=14, mapping_lr_mul=0.05)
+        loaded = load_generator(write_tf_pickle(G, tmp_path / f"{family}.pkl"))
+        assert loaded.arch["mapping_lr_mul"] == 0.05
+        z = torch.randn(2, G.z_dim)
+        torch.testing.assert_close(loaded.mapping(z), G.mapping(z), rtol=0, atol=0)
+
+
 def test_stylegan2_mapping_formula(generators):
     G = generators["stylegan2"]
     z = torch.randn(3, G.z_dim, dtype=torch.float64)

@@ -203,3 +203,20 @@ def test_fast_schedule_batches_only_split_the_work(G, faces):
     whole = train_facespace(G, faces[:4], None, settings, rt())
     halves = train_facespace(G, faces[:4], None, settings.replace(batch_size=2), rt())
     assert torch.allclose(whole.wplus_table, halves.wplus_table, atol=1e-5)
+
+
+def test_coarse_to_fine_starts_at_a_quarter_of_the_resolution(G, faces):
+    sizes = []
+    real = G.synthesis
+
+    def spy(ws, **kw):
+        out = real(ws, **kw)
+        sizes.append(out.shape[-1])
+        return out
+
+    G.synthesis = spy
+    try:
+        fs = train_facespace(G, faces[:2], None, TrainSettings(steps=10, coarse_to_fine=True, init_candidates=0), rt())
+    finally:
+        del G.synthesis
+    assert sizes[:2] == [8, 8] and sizes[-1] == 32 and fs.metadata["psnr_resolution"] == 32

@@ -21,8 +21,8 @@ class Epilogue(nn.Module):
     """noise -> bias -> leaky ReLU(0.2) -> instance norm -> style modulation.
 
     The bias is added by the convolution before it (noise and bias are both added before the
-    activation, so their order does not matter); instance norm and style modulation are one
-    affine map per sample and channel, x * a + b, applied in a single pass.
+    activation, so their order does not matter); instance norm and style modulation are applied
+    together as (x - mean) * a + b per sample and channel.
     """
 
     def __init__(self, channels: int, w_dim: int, resolution: int):
@@ -43,8 +43,7 @@ class Epilogue(nn.Module):
         var, mean = torch.var_mean(x.to(stats_dtype), dim=(2, 3), keepdim=True, correction=0)
         s = self.style(w).to(stats_dtype)
         scale = (var + 1e-8).rsqrt() * (s[:, :c, None, None] + 1)
-        shift = s[:, c:, None, None] - mean * scale
-        return torch.addcmul(shift.to(x.dtype), x, scale.to(x.dtype))
+        return torch.addcmul(s[:, c:, None, None].to(x.dtype), x - mean.to(x.dtype), scale.to(x.dtype))
 
 
 class ConvLayer(nn.Module):

@@ -241,6 +241,12 @@ function drawCharts(ctx, chart, width, y) {
     for (const bar of panel.bars) {
       ctx.fillStyle = bar.value < 0 ? COLORS.barNegative : COLORS.bar;
       ctx.fillRect(bar.x, bar.y, bar.w, Math.max(bar.h, bar.value > 0 ? 1 : 0));
+      if (bar.w >= 18) {
+        ctx.fillStyle = COLORS.text;
+        ctx.textAlign = "center";
+        ctx.textBaseline = "bottom";
+        ctx.fillText(formatNumber(bar.value, 2), bar.x + bar.w / 2, bar.y - 1);
+      }
       ctx.save();
       ctx.translate(bar.labelX, bar.labelY);
       ctx.rotate(-Math.PI / 2);

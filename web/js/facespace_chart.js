@@ -33,7 +33,7 @@ export function layoutCharts(weights, names, width, x0 = 0, y0 = 0, style = CHAR
   if (!rows.length) return { panels: [], height: 0, hidden: 0, axisMax: 1 };
   const shown = rows.slice(0, style.maxPanels);
   const largest = Math.max(0, ...shown.flat().filter(Number.isFinite));
-  const axisMax = niceCeil(largest);
+  const axisMax = niceCeil(largest * 1.1); // headroom for the value written above the tallest bar
   const cols = Math.max(1, Math.min(shown.length, Math.floor((width + style.gap) / (style.minPanelWidth + style.gap))));
   const panelWidth = (width - style.gap * (cols - 1)) / cols;
   const plotHeight = style.panelHeight - style.titleHeight - style.labelHeight;

@@ -28,6 +28,15 @@ def _resolutions(names, pattern: str) -> list[int]:
     return sorted({int(m.group(1)) for n in names if (m := re.match(pattern, n))})
 
 
+def component_kwargs(gs: TFNetwork, name: str) -> dict:
+    """Build settings of a component: Gs passes its own kwargs down, the component's take precedence."""
+    kw = dict(gs.state.get("static_kwargs") or {})
+    comp = (gs.state.get("components") or {}).get(name)
+    if isinstance(comp, TFNetwork):
+        kw.update(comp.state.get("static_kwargs") or {})
+    return kw
+
+
 def pick_gs(obj, source: str) -> TFNetwork:
     if isinstance(obj, tuple) and obj and all(isinstance(o, TFNetwork) for o in obj):
         return obj[-1]  # (G, D, Gs): Gs holds the moving-average weights used for sampling
@@ -65,9 +74,7 @@ def _mapping(v: dict, source: str, static: dict):
 
 def convert_stylegan1(gs: TFNetwork, source: str):
     v = gs.variables()
-    comps = gs.state.get("components") or {}
-    syn_kw = dict(comps["synthesis"].state.get("static_kwargs") or {}) if "synthesis" in comps else {}
-    map_kw = dict(comps["mapping"].state.get("static_kwargs") or {}) if "mapping" in comps else {}
+    syn_kw, map_kw = component_kwargs(gs, "synthesis"), component_kwargs(gs, "mapping")
     if syn_kw.get("use_wscale", True) is False or syn_kw.get("const_input_layer", True) is False:
         raise ModelFormatError(f"{source}: StyleGAN1 variant without equalized learning rate or constant input "
                                "is not supported")
@@ -111,9 +118,7 @@ def convert_stylegan1(gs: TFNetwork, source: str):
 
 def convert_stylegan2(gs: TFNetwork, source: str):
     v = gs.variables()
-    comps = gs.state.get("components") or {}
-    syn_kw = dict(comps["synthesis"].state.get("static_kwargs") or {}) if "synthesis" in comps else {}
-    map_kw = dict(comps["mapping"].state.get("static_kwargs") or {}) if "mapping" in comps else {}
+    syn_kw, map_kw = component_kwargs(gs, "synthesis"), component_kwargs(gs, "mapping")
     if syn_kw.get("architecture", "skip") != "skip":
         raise ModelFormatError(f"{source}: StyleGAN2 '{syn_kw['architecture']}' generator architecture is not "
                                "supported (only 'skip', used by config-e/f)")
