@@ -175,3 +175,19 @@ def test_weight_changes_are_seen_by_cached_kernels(family):
     after = G.synthesis(ws)
     fresh = tiny_generator(family, resolution=16, seed=8).synthesis(ws)
     assert not torch.allclose(before, after) and torch.equal(after, fresh)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_reduced_precision_under_autocast(family, dtype):
+    """The GPU precision option runs synthesis under autocast; wide layers must not overflow in float16."""
+    G = tiny_generator(family, resolution=16, seed=9, channels={4: 512, 8: 512, 16: 256}, w_dim=64, z_dim=64)
+    ws = G.mapping(torch.randn(2, G.z_dim))
+    ref = G.synthesis(ws)
+    with torch.no_grad(), torch.autocast("cpu", dtype=dtype):
+        out = G.synthesis(ws)
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    assert (out.float() - ref).abs().max() < 0.05 * ref.abs().max()
+    sg = StyleGAN(G, psi=1.0, dtype=dtype)  # on the CPU rendering stays float32
+    img = sg.render(ws, runtime=PlainRuntime("cpu", show_progress=False))
+    torch.testing.assert_close(img, ((ref + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1), atol=1e-5, rtol=1e-5)

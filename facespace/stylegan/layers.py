@@ -62,10 +62,11 @@ def frozen_cache(module: nn.Module, slot: str, source: torch.Tensor, dtype: torc
 
 
 class EqualLinear(nn.Module):
-    """Dense layer with run-time weight scaling.
+    """Dense layer with run-time weight scaling (`gain` / sqrt(fan_in) * `lr_mul`; bias * `lr_mul`).
 
-    `act_gain_first`: StyleGAN1 folds the sqrt(2) activation gain into the weight scale and adds the
-    bias after it; StyleGAN2 multiplies by sqrt(2) after bias + leaky ReLU. Both are kept exact.
+    With activation 'lrelu', `style` 'stylegan1' expects the sqrt(2) activation gain folded into `gain`
+    (bias added after the scaled product, no gain after the activation), as NVIDIA's StyleGAN1 does;
+    'stylegan2' multiplies by sqrt(2) after bias + leaky ReLU, as StyleGAN2 does.
     """
 
     def __init__(self, in_features: int, out_features: int, bias_init: float = 0.0, lr_mul: float = 1.0,
@@ -110,6 +111,11 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for the half types, else the dtype itself (float64 stays float64)."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 def layout_of(x: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
@@ -133,10 +139,12 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     weight = weight.to(x.dtype)
     styles = styles.to(x.dtype)
     coef = None
-    if demodulate:
-        if wsq is None:
-            wsq = weight.square().sum(dim=[2, 3])
-        coef = (styles.square() @ wsq.to(x.dtype).t() + 1e-8).rsqrt() * gain  # [N,Co]
+    if demodulate:  # in float32 even under autocast: the sums of squares overflow float16
+        acc = accumulation_dtype(x.dtype)
+        with torch.autocast(x.device.type, enabled=False):
+            if wsq is None:
+                wsq = weight.to(acc).square().sum(dim=[2, 3])
+            coef = ((styles.to(acc).square() @ wsq.to(acc).t() + 1e-8).rsqrt() * gain).to(x.dtype)  # [N,Co]
     elif gain != 1:
         coef = styles.new_full((n, co), gain)
     if fused is None:  # gradients through per-sample weights would cost a weight-gradient convolution

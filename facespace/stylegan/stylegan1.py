@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, EqualLinear, depthwise_fir, frozen_cache, make_filter
+from .layers import SQRT2, EqualLinear, accumulation_dtype, depthwise_fir, frozen_cache, make_filter
 from .stylegan2 import noise_for
 
 
@@ -39,7 +39,7 @@ class Epilogue(nn.Module):
             x = torch.addcmul(x, noise.reshape(-1, 1, *self.noise_const.shape),
                               self.noise_weight.to(x.dtype).reshape(1, c, 1, 1))
         x = F.leaky_relu(x, 0.2, inplace=True)
-        stats_dtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+        stats_dtype = accumulation_dtype(x.dtype)
         var, mean = torch.var_mean(x.to(stats_dtype), dim=(2, 3), keepdim=True, correction=0)
         s = self.style(w).to(stats_dtype)
         scale = (var + 1e-8).rsqrt() * (s[:, :c, None, None] + 1)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, EqualLinear, frozen_cache, make_filter, modulated_conv2d, upsample2d
+from .layers import SQRT2, EqualLinear, accumulation_dtype, frozen_cache, make_filter, modulated_conv2d, upsample2d
 
 
 def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
@@ -41,7 +41,7 @@ class SynthesisLayer(nn.Module):
         noise = noise_for(x.shape[0], x, self.noise_const, noise_mode)
         cl = torch.channels_last
         weight = frozen_cache(self, "weight", self.weight, x.dtype, lambda w: w.contiguous(memory_format=cl))
-        wsq = frozen_cache(self, "wsq", self.weight, x.dtype, lambda w: w.square().sum(dim=[2, 3]))
+        wsq = frozen_cache(self, "wsq", self.weight, accumulation_dtype(x.dtype), lambda w: w.square().sum(dim=[2, 3]))
         weight_t = (frozen_cache(self, "weight_t", self.weight, x.dtype,
                                  lambda w: w.transpose(0, 1).contiguous(memory_format=cl)) if self.up else None)
         x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,

@@ -364,11 +364,16 @@ function setupBlendPrototype(nodeType) {
     return result;
   };
 
-  // The text can also change without an input event (undo, paste into the node, a loaded workflow).
+  // The text can also change without an input event (undo, paste into the node, a loaded workflow),
+  // and the last render previews can arrive after the results: both are caught up with when drawn.
   const drawn = nodeType.prototype.onDrawForeground;
   nodeType.prototype.onDrawForeground = function (...args) {
     const result = drawn?.apply(this, args);
-    if (this.__facespace && readText(this) !== this.__facespace.lastText) syncSlidersFromText(this);
+    const fs = this.__facespace;
+    if (fs && readText(this) !== fs.lastText) syncSlidersFromText(this);
+    if (fs?.chart && !fs.running && (this.imgs?.length || this.widgets?.some((w) => w.name === PREVIEW_WIDGET))) {
+      dropRenderPreview(this);
+    }
     return result;
   };
 }
@@ -406,6 +411,15 @@ function setupLoadNode(node) {
 
 app.registerExtension({
   name: "FaceSpace.BlendWeights",
+  setup() {
+    // Which BlendWeights is running: its render previews are shown only then.
+    api.addEventListener("executing", ({ detail }) => {
+      const running = detail == null ? null : String(detail);
+      for (const node of app.graph?.nodes ?? []) {
+        if (node.__facespace) node.__facespace.running = running === String(node.id);
+      }
+    });
+  },
   async beforeRegisterNodeDef(nodeType, nodeData) {
     const outputs = nodeData?.output ?? [];
     if (nodeData?.name === BLEND_NODE) setupBlendPrototype(nodeType);
