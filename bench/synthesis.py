@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
 import json
 import math
 import pickle
@@ -92,8 +91,10 @@ def lernapparat_pair(mod, resolution: int, device, seed=0):
             nl.noise = torch.randn(1, 1, r, r, generator=g)
     t = lambda x: x.detach().numpy().astype(np.float32)  # noqa: E731
     conv = lambda w: t(w.permute(2, 3, 1, 0))  # noqa: E731
-    mv = [(f"Dense{i}/{k}", t(getattr(mapping, f"dense{i}").weight.t()) if k == "weight" else t(getattr(mapping, f"dense{i}").bias))
-          for i in range(8) for k in ("weight", "bias")]
+    mv = []
+    for i in range(8):
+        dense = getattr(mapping, f"dense{i}")
+        mv += [(f"Dense{i}/weight", t(dense.weight.t())), (f"Dense{i}/bias", t(dense.bias))]
     sv = [(f"noise{i}", t(nl.noise)) for i, nl in enumerate(noises)]
     for name, blk in synth.blocks.items():
         r = int(name.split("x")[0])
@@ -109,13 +110,15 @@ def lernapparat_pair(mod, resolution: int, device, seed=0):
             scopes = [(f"{p}/Conv0_up", blk.epi1), (f"{p}/Conv1", blk.epi2)]
             c = blk.conv1.weight.shape[0]
         for sc, epi in scopes:
-            sv += [(f"{sc}/Noise/weight", t(epi.top_epi.noise.weight)), (f"{sc}/StyleMod/weight", t(epi.style_mod.lin.weight.t())),
+            sv += [(f"{sc}/Noise/weight", t(epi.top_epi.noise.weight)),
+                   (f"{sc}/StyleMod/weight", t(epi.style_mod.lin.weight.t())),
                    (f"{sc}/StyleMod/bias", t(epi.style_mod.lin.bias))]
         lod = int(math.log2(resolution // r))
         if lod == 0:
             sv += [("ToRGB_lod0/weight", conv(synth.torgb.weight)), ("ToRGB_lod0/bias", t(synth.torgb.bias))]
         else:
-            sv += [(f"ToRGB_lod{lod}/weight", np.zeros((1, 1, c, 3), np.float32)), (f"ToRGB_lod{lod}/bias", np.zeros(3, np.float32))]
+            sv += [(f"ToRGB_lod{lod}/weight", np.zeros((1, 1, c, 3), np.float32)),
+                   (f"ToRGB_lod{lod}/bias", np.zeros(3, np.float32))]
 
     def net(name, variables, components=None):
         n = TFNetwork()
@@ -202,8 +205,9 @@ def run_family(family, args, device, refs):
             ref_img, our_img = ref_syn(ws_ref), ours.synthesis(ours.mapping(z))
             diff = (ref_img - our_img).abs().max().item()
             exact = float64_reference(ref_syn, ws_ref)
-        print(f"stylegan1 {R}px: fp32 error against the reference run in float64: reference {(ref_img - exact).abs().max():.2e}, "
-              f"ours {(our_img - exact).abs().max():.2e} (image values up to {exact.abs().max():.2f})", flush=True)
+        print(f"stylegan1 {R}px: fp32 error against the reference run in float64: "
+              f"reference {(ref_img - exact).abs().max():.2e}, ours {(our_img - exact).abs().max():.2e} "
+              f"(image values up to {exact.abs().max():.2f})", flush=True)
         ref_fwd, ref_bwd = (lambda: ref_syn(ws_ref)), (lambda: forward_backward(ref_syn, ws_ref))
     elif family == "stylegan2" and "stylegan2" in refs:
         ref, ours = ada_pair(refs["stylegan2"], R, device)

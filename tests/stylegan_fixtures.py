@@ -265,7 +265,8 @@ def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ra
 def stylegan3_state_dict() -> "OrderedDict[str, torch.Tensor]":
     return OrderedDict([("mapping.fc0.weight", torch.randn(8, 8)), ("mapping.fc0.bias", torch.zeros(8)),
                         ("mapping.w_avg", torch.zeros(8)), ("synthesis.input.weight", torch.randn(8, 8)),
-                        ("synthesis.input.freqs", torch.randn(8, 2)), ("synthesis.L0_36_8.weight", torch.randn(8, 8, 3, 3))])
+                        ("synthesis.input.freqs", torch.randn(8, 2)),
+                        ("synthesis.L0_36_8.weight", torch.randn(8, 8, 3, 3))])
 
 
 # ---------------------------------------------------------------- rosinality/stylegan2-pytorch

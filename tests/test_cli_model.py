@@ -89,7 +89,8 @@ def test_ambiguous_2d_latent_is_z_unless_told_w(files, tmp_path, capsys):
     lat = np.random.RandomState(1).randn(1, 32).astype(np.float32)
     np.save(tmp_path / "lat.npy", lat)
     run(["sample", path, "--latent", tmp_path / "lat.npy", "--out", tmp_path / "as_z.npy"], capsys)
-    run(["sample", path, "--latent", tmp_path / "lat.npy", "--latent-space", "w", "--out", tmp_path / "as_w.npy"], capsys)
+    run(["sample", path, "--latent", tmp_path / "lat.npy", "--latent-space", "w", "--out", tmp_path / "as_w.npy"],
+        capsys)
     t = torch.from_numpy(lat)
     np.testing.assert_allclose(np.load(tmp_path / "as_z.npy"), G.synthesis(G.mapping(t)).numpy(), atol=1e-5)
     np.testing.assert_allclose(np.load(tmp_path / "as_w.npy"),
@@ -111,7 +112,8 @@ def test_sample_png_numbering_and_noise(files, tmp_path, capsys):
 
 def test_errors_are_one_line_and_non_zero(files, tmp_path, capsys):
     evil = write_malicious_pickle(tmp_path / "evil.pkl", os.system, ("echo hi",))
-    for argv in (["info", evil], ["info", tmp_path / "missing.pkl"], ["sample", files["sg2"][1], "--out", tmp_path / "x.jpg"]):
+    bad_out = ["sample", files["sg2"][1], "--out", tmp_path / "x.jpg"]
+    for argv in (["info", evil], ["info", tmp_path / "missing.pkl"], bad_out):
         rc, out, err = run(argv, capsys)
         assert rc == 2 and err.startswith("error:") and err.strip().count("\n") == 0, err
     assert "posix.system" in run(["info", evil], capsys)[2]

@@ -42,7 +42,8 @@ def test_node_metadata_and_tooltips(models_dir):
     from nodes.sample import NODE_CLASS_MAPPINGS as B, NODE_DISPLAY_NAME_MAPPINGS as BN
 
     assert A == {"FaceSpaceLoadStyleGAN": FaceSpaceLoadStyleGAN} and AN == {"FaceSpaceLoadStyleGAN": "LoadStyleGAN"}
-    assert B == {"FaceSpaceSampleStyleGAN": FaceSpaceSampleStyleGAN} and BN == {"FaceSpaceSampleStyleGAN": "Sample StyleGAN"}
+    assert B == {"FaceSpaceSampleStyleGAN": FaceSpaceSampleStyleGAN}
+    assert BN == {"FaceSpaceSampleStyleGAN": "Sample StyleGAN"}
     for cls in (FaceSpaceLoadStyleGAN, FaceSpaceSampleStyleGAN):
         inputs = cls.INPUT_TYPES()["required"]
         for name, spec in inputs.items():

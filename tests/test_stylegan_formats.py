@@ -106,7 +106,8 @@ def test_stylegan1_mapping_and_first_block_match_the_tf_formulas(generators, tmp
     h = epilogue(h, "4x4/Const", s["noise0"], dl[:, 0])
     w = s["4x4/Conv/weight"] * SQRT2 / math.sqrt(9 * h.shape[1])  # [3,3,in,out], SAME padding
     hp = np.pad(h, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    conv = sum(np.einsum("nchw,co->nohw", hp[:, :, dy:dy + 4, dx:dx + 4], w[dy, dx]) for dy in range(3) for dx in range(3))
+    conv = sum(np.einsum("nchw,co->nohw", hp[:, :, dy:dy + 4, dx:dx + 4], w[dy, dx])
+               for dy in range(3) for dx in range(3))
     h = epilogue(conv, "4x4/Conv", s["noise1"], dl[:, 1])
     lod = int(math.log2(G.resolution // 4))
     trgb = s[f"ToRGB_lod{lod}/weight"][0, 0] / math.sqrt(h.shape[1])

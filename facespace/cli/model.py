@@ -101,7 +101,10 @@ def run_sample(args) -> int:
             raise FaceSpaceError(f"--count must be at least 1, got {args.count}")
         kind, lat = "z", z_from_seeds(range(args.seed, args.seed + args.count), G.z_dim)
     n = lat.shape[0]
-    names = [out] if n == 1 or suffix == ".npy" else [out.with_name(f"{out.stem}_{i:03d}{out.suffix}") for i in range(n)]
+    if n == 1 or suffix == ".npy":
+        names = [out]
+    else:
+        names = [out.with_name(f"{out.stem}_{i:03d}{out.suffix}") for i in range(n)]
     for p in names:
         check_writable(p, args.overwrite)
     module = rt.load(G)

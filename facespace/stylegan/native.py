@@ -52,10 +52,12 @@ def load_native(path: Path, header: dict) -> Generator:
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
-        raise ModelFormatError(f"{path.name}: tensors do not match its arch (missing {missing[:5]}, unexpected {extra[:5]})")
+        raise ModelFormatError(f"{path.name}: tensors do not match its arch "
+                               f"(missing {missing[:5]}, unexpected {extra[:5]})")
     for k, v in state.items():
         if tuple(v.shape) != tuple(expected[k].shape):
-            raise ModelFormatError(f"{path.name}: tensor {k} has shape {tuple(v.shape)}, expected {tuple(expected[k].shape)}")
+            raise ModelFormatError(f"{path.name}: tensor {k} has shape {tuple(v.shape)}, "
+                                   f"expected {tuple(expected[k].shape)}")
     G.load_state_dict(state)
     G.provenance = provenance
     G.provenance.setdefault("file", path.name)

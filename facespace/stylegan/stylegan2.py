@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, EqualLinear, accumulation_dtype, frozen_cache, make_filter, modulated_conv2d, upsample2d
+from .layers import (SQRT2, EqualLinear, accumulation_dtype, frozen_cache, make_filter, modulated_conv2d,
+                     upsample2d)
 
 
 def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:

@@ -305,7 +305,10 @@ function dropRenderPreview(node) {
   node.imgs = undefined;
   node.preview = undefined;
   const preview = node.widgets?.find((w) => w.name === PREVIEW_WIDGET);
-  if (preview) node.removeWidget(preview);
+  if (preview) {
+    node.removeWidget(preview);
+    fitHeight(node);
+  }
 }
 
 function setupBlendNode(node) {

@@ -142,9 +142,11 @@ def convert_stylegan2(gs: TFNetwork, source: str):
             state[f"{q}.{name}.affine.bias"] = as_tensor(need(v, f"{p}/{scope}/mod_bias", source)) + 1
             state[f"{q}.{name}.bias"] = as_tensor(need(v, f"{p}/{scope}/bias", source))
             if scope != "ToRGB":
-                state[f"{q}.{name}.noise_strength"] = as_tensor(need(v, f"{p}/{scope}/noise_strength", source)).reshape([])
+                strength = need(v, f"{p}/{scope}/noise_strength", source)
+                state[f"{q}.{name}.noise_strength"] = as_tensor(strength).reshape([])
                 noise = v.get(f"synthesis/noise{noise_idx}")
-                state[f"{q}.{name}.noise_const"] = as_tensor(noise)[0, 0] if noise is not None else torch.zeros(res, res)
+                state[f"{q}.{name}.noise_const"] = (as_tensor(noise)[0, 0] if noise is not None
+                                                    else torch.zeros(res, res))
                 noise_idx += 1
         channels[res] = state[f"{q}.conv1.weight"].shape[0]
     arch["channels"] = channels
