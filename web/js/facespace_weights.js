@@ -9,7 +9,8 @@
 // rewriting the text after a slider move never loses what the user typed.
 
 const SEPARATOR = /[,;\n\r]+/;
-const NAME_VALUE = /^([^=:]+?)\s*[=:]\s*(\S.*)$/;
+// The value never holds "=" or ":", so a name is split off at the last one (names may contain them).
+const NAME_VALUE = /^(.+?)\s*[=:]\s*([^=:]+)$/;
 const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 const DECIMALS = 6;
 
@@ -51,12 +52,17 @@ export function formatWeights(entries) {
   return entries.map((e) => (e.kind === "weight" ? `${e.name}=${formatNumber(e.value)}` : e.text)).join(", ");
 }
 
+/** Close to Python's str.casefold (upper then lower folds e.g. "ß" to "ss"). */
+function caseFold(text) {
+  return text.toUpperCase().toLowerCase();
+}
+
 /** Index of `name` in `names`: exact match first, then a unique case-insensitive match; -1 if none. */
 export function resolveName(name, names) {
   const exact = names.indexOf(name);
   if (exact >= 0) return exact;
-  const folded = name.toLowerCase();
-  const matches = names.flatMap((n, i) => (n.toLowerCase() === folded ? [i] : []));
+  const folded = caseFold(name);
+  const matches = names.flatMap((n, i) => (caseFold(n) === folded ? [i] : []));
   return matches.length === 1 ? matches[0] : -1;
 }
 

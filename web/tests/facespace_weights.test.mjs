@@ -132,3 +132,12 @@ test("name lists compare by order and content", () => {
   assert.ok(!sameNames(["a", "b"], ["b", "a"]));
   assert.ok(!sameNames(["a"], null));
 });
+
+test("names holding '=' or ':' split at the last one, as the node reads them", () => {
+  const entries = parseWeights("a=b=0.25, ratio: 1:2: 0.75");
+  assert.deepEqual(entries.map((e) => [e.name, e.value]), [["a=b", 0.25], ["ratio: 1:2", 0.75]]);
+});
+
+test("case-insensitive names fold like Python's casefold", () => {
+  assert.equal(resolveName("STRASSE", ["straße", "anna"]), 0);
+});
