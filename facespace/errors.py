@@ -39,3 +39,7 @@ class FingerprintMismatchError(FaceSpaceError):
 
 class Cancelled(FaceSpaceError):
     """The user cancelled long work."""
+
+
+class SettingsError(FaceSpaceError, ValueError):
+    """A setting outside its allowed range; the message names the setting and the range."""

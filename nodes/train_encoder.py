@@ -8,10 +8,9 @@ from collections import OrderedDict
 
 import torch
 
-from facespace.train import TrainSettings, attach_stylegan, save_facespace
-from facespace.train.facespace_file import read_facespace_info
-from facespace.train.trainer import face_names as parse_face_names
-from facespace.train.trainer import train_facespace
+from facespace.errors import FaceSpaceError
+from facespace.train import TrainSettings, attach_stylegan, read_facespace_info, save_facespace, train_facespace
+from facespace.train.inputs import training_names
 
 from .comfy import runtime, save_dir
 from .facespace_files import facespace_file_path
@@ -36,9 +35,11 @@ def settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal
     return TrainSettings.preset(schedule, **overrides)
 
 
-def training_key(fingerprint: str, images: torch.Tensor, names: list[str], settings: TrainSettings) -> str:
+def training_key(stylegan, images: torch.Tensor, names: list[str], settings: TrainSettings) -> str:
+    """What the training result depends on: the generator's weights, its noise, the faces, names and settings."""
     h = hashlib.sha256()
-    h.update(fingerprint.encode())
+    h.update(stylegan.generator.fingerprint().encode())
+    h.update(("none" if stylegan.noise_mode == "none" else "const").encode())
     img = images.detach().float().cpu().contiguous()
     h.update(str(tuple(img.shape)).encode())
     h.update(img.numpy().tobytes())
@@ -55,8 +56,8 @@ class FaceSpaceTrainEncoder:
                 "images": ("IMAGE", {"tooltip": "The aligned training faces (from AlignFaces), 6-10 work best."}),
                 "face_names": ("STRING", {
                     "default": "", "multiline": True,
-                    "tooltip": "One name per face, separated by commas or new lines, in image order. "
-                               "Empty = face_01, face_02, ..."}),
+                    "tooltip": "One name per face, separated by commas, semicolons or new lines, in image order "
+                               "(connect AlignFaces' names). Empty = face_01, face_02, ..."}),
                 "encoder": (["linear", "mlp"], {
                     "default": "linear",
                     "tooltip": "linear: a blend is exactly the weighted mix of the faces' W+ codes (stable blends). "
@@ -123,12 +124,12 @@ class FaceSpaceTrainEncoder:
               resolution=0, seed=0, save_name="", overwrite=False):
         settings = settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight,
                                         structural_weight, perceptual_weight, resolution, seed)
-        images = images.detach().clone()
-        names = parse_face_names(face_names, images.shape[0])
-        key = training_key(stylegan.generator.fingerprint(), images, names, settings)
+        names = training_names(face_names, images.shape[0])
+        key = training_key(stylegan, images, names, settings)
         entry = _CACHE.get(key)
         if entry is None:
             fs = train_facespace(stylegan, images, names, settings, runtime=runtime())
+            fs.stylegan = None  # the cache must not keep generators alive
             entry = {"facespace": fs, "saved": set()}
             _CACHE[key] = entry
             while len(_CACHE) > _CACHE_SIZE:
@@ -148,7 +149,7 @@ def _same_training(path, fs) -> bool:
     """The file at `path` is the one this cached training already wrote (so a re-run need not save again)."""
     try:
         info = read_facespace_info(path)
-    except Exception:
+    except (FaceSpaceError, OSError):
         return False
     return (info.get("names") == fs.names and info.get("generator_fingerprint") == fs.generator_fingerprint
             and info.get("psnr") == fs.metadata.get("psnr"))

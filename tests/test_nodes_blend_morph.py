@@ -4,6 +4,7 @@ import torch
 
 from facespace.blend import format_weights, parse_weights
 from facespace.errors import UnknownFaceError, WeightsError
+from node_util import defaults
 from nodes.blend import FaceSpaceBlendWeights
 from nodes.morph import FaceSpaceMorphSequence
 from test_blend import make_rendering_facespace
@@ -18,20 +19,6 @@ def call(node_cls, **inputs):
     node = node_cls()
     with torch.inference_mode():  # as ComfyUI runs every node
         return getattr(node, node_cls.FUNCTION)(**inputs)
-
-
-def defaults(node_cls, **overrides):
-    spec = node_cls.INPUT_TYPES()
-    values = {}
-    for section in ("required", "optional"):
-        for name, entry in spec.get(section, {}).items():
-            options = entry[1] if len(entry) > 1 else {}
-            if "default" in options:
-                values[name] = options["default"]
-            elif isinstance(entry[0], list):
-                values[name] = entry[0][0]
-    values.update(overrides)
-    return values
 
 
 def assert_comfy_image(t, n=None):

@@ -4,10 +4,11 @@ import torch
 
 import nodes.comfy
 import nodes.train_encoder as train_node
-from facespace.errors import FaceSpaceError, FingerprintMismatchError
+from facespace.errors import FaceSpaceError, FingerprintMismatchError, SettingsError
 from facespace.imageops import native_to_image
 from facespace.stylegan import StyleGAN, tiny_generator
 from facespace.train import read_facespace_info
+from node_util import defaults
 from nodes.facespace_files import FaceSpaceLoad, FaceSpaceSave, facespace_file_path
 from nodes.train_encoder import FaceSpaceTrainEncoder
 
@@ -33,24 +34,11 @@ def images(stylegan):
         return native_to_image(G.synthesis(ws))
 
 
-def node_defaults(cls, **overrides):
-    values = {}
-    spec = cls.INPUT_TYPES()
-    for section in ("required", "optional"):
-        for name, entry in spec.get(section, {}).items():
-            options = entry[1] if len(entry) > 1 else {}
-            if "default" in options:
-                values[name] = options["default"]
-            elif isinstance(entry[0], list):
-                values[name] = entry[0][0]
-    values.update(overrides)
-    return values
-
-
 def train(stylegan, images, **overrides):
     overrides.setdefault("steps", 4)
-    inputs = node_defaults(FaceSpaceTrainEncoder, stylegan=stylegan, images=images, **overrides)
-    return FaceSpaceTrainEncoder().train(**inputs)
+    inputs = defaults(FaceSpaceTrainEncoder, stylegan=stylegan, images=images, **overrides)
+    with torch.inference_mode():  # as ComfyUI runs every node
+        return FaceSpaceTrainEncoder().train(**inputs)
 
 
 def test_train_node_returns_facespace_with_names_for_the_browser(models_dir, stylegan, images):
@@ -86,6 +74,20 @@ def test_identical_rerun_is_served_from_the_cache(models_dir, stylegan, images, 
     assert len(calls) == 2
     other = StyleGAN(stylegan.generator, psi=0.5)  # same generator, other render settings: still cached
     assert train(stylegan=other, images=images)["result"][0].stylegan is other and len(calls) == 2
+    no_noise = StyleGAN(stylegan.generator, noise_mode="none")  # trains without noise: another result
+    train(stylegan=no_noise, images=images)
+    assert len(calls) == 3
+    assert all(entry["facespace"].stylegan is None for entry in train_node._CACHE.values()), \
+        "the cache must not keep generators alive"
+
+
+def test_train_node_names_follow_the_shared_rules(models_dir, stylegan, images):
+    out = train(stylegan, images, face_names="Anna; anna\nbo/b")
+    assert out["ui"] == {"facespace_names": ["Anna", "anna_2", "bo_b"]}
+    with pytest.raises(FaceSpaceError, match="face_names: 2 name"):
+        train(stylegan, images, face_names="ann, bo")
+    with pytest.raises(SettingsError, match="pixel_weight.*must not all be 0"):
+        train(stylegan, images, pixel_weight=0.0)
 
 
 def test_train_node_saves_once_and_never_overwrites(models_dir, stylegan, images):

@@ -1,14 +1,20 @@
-"""train_facespace on faces a tiny generator made itself: convergence, determinism, divergence, cancel, progress."""
+"""train_facespace on faces a tiny generator made itself: convergence, determinism, divergence, cancel, progress.
+
+The faces are 16 px: small enough that torch keeps most operations on one thread, which keeps the tests quick
+on a busy machine; only the coarse-to-fine test needs 32 px.
+"""
 import pytest
 import torch
 
-from facespace.errors import Cancelled, FaceSpaceError, TrainingDivergedError
+from facespace.blend import format_weights, parse_weights
+from facespace.errors import (Cancelled, FaceSpaceError, MissingWeightsFileError, SettingsError,
+                              TrainingDivergedError)
 from facespace.imageops import native_to_image
 from facespace.runtime import PlainRuntime, Progress
 from facespace.stylegan import StyleGAN, tiny_generator
 from facespace.train import TrainSettings, train_facespace
+from facespace.train.inputs import training_names
 from facespace.train.losses import VGG16Features, psnr
-from facespace.train.trainer import face_names
 
 
 def generator_faces(G, n: int, seed: int):
@@ -22,7 +28,7 @@ def generator_faces(G, n: int, seed: int):
 
 @pytest.fixture(scope="module")
 def G():
-    return tiny_generator(resolution=32, seed=0)
+    return tiny_generator(resolution=16, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +46,27 @@ def reconstruction_psnr(fs, G, images):
     return psnr(out, images.permute(0, 3, 1, 2))
 
 
+@pytest.fixture(scope="module")
+def converged(G, faces):
+    """converged(encoder): trained once per module with the default schedule until every face reaches 30 dB."""
+    trained = {}
+
+    def get(encoder: str):
+        if encoder not in trained:
+            settings = TrainSettings(encoder=encoder, steps=400, target_psnr=30.0)
+            trained[encoder] = train_facespace(StyleGAN(G), faces, "a, b, c, d, e, f", settings, rt())
+        return trained[encoder]
+
+    return get
+
+
 @pytest.mark.parametrize("encoder", ["linear", "mlp"])
-def test_every_face_is_reconstructed_at_30_db(G, faces, encoder):
-    settings = TrainSettings(encoder=encoder, steps=400, target_psnr=30.0)
-    fs = train_facespace(StyleGAN(G), faces, "a, b, c, d, e, f", settings, rt())
+def test_every_face_is_reconstructed_at_30_db(G, faces, converged, encoder):
+    fs = converged(encoder)
     measured = reconstruction_psnr(fs, G, faces)
     assert (measured >= 30).all(), f"{encoder}: PSNR per face {measured.tolist()}"
     assert fs.names == list("abcdef") and fs.encoder_kind == encoder
+    assert fs.metadata["psnr_resolution"] == G.resolution
     assert fs.metadata["psnr"] == pytest.approx(dict(zip(fs.names, measured.tolist())), abs=0.05)
     assert fs.metadata["steps_run"] < 400  # stopped early at the target, well inside the step budget
     assert fs.generator_fingerprint == G.fingerprint() and fs.stylegan.generator is G
@@ -55,12 +75,28 @@ def test_every_face_is_reconstructed_at_30_db(G, faces, encoder):
     assert len(history["step"]) == len(history["loss"]) > 1 and history["loss"][-1] < history["loss"][0]
 
 
-def test_linear_encoder_reproduces_its_table_exactly(G, faces):
-    fs = train_facespace(G, faces[:3], None, TrainSettings(steps=5, init_candidates=8), rt())
-    assert fs.names == ["face_01", "face_02", "face_03"] and fs.stylegan is None
-    assert torch.allclose(fs.encode(torch.eye(3)), fs.wplus_table, atol=1e-5)
-    a = torch.tensor([[0.2, 0.5, 0.3]])
+def test_linear_encoder_reproduces_its_table_exactly(converged):
+    fs = converged("linear")
+    assert torch.allclose(fs.encode(torch.eye(6)), fs.wplus_table, atol=1e-5)
+    a = torch.tensor([[0.2, 0.5, 0.3, 0.0, 0.0, 0.0]])
     assert torch.allclose(fs.encode(a)[0], torch.einsum("n,nlc->lc", a[0], fs.wplus_table), atol=1e-5)
+
+
+def test_a_bare_generator_and_a_single_face(G, faces):
+    fs = train_facespace(G, faces[:1], None, TrainSettings(steps=3, init_candidates=8), rt())
+    assert fs.names == ["face_01"] and fs.stylegan is None and fs.wplus_table.shape == (1, G.num_ws, G.w_dim)
+
+
+def test_faces_of_another_size_are_resized_and_odd_shapes_refused(G, faces):
+    larger = torch.nn.functional.interpolate(faces.permute(0, 3, 1, 2)[:2], size=64, mode="bilinear")
+    fs = train_facespace(G, larger.permute(0, 2, 3, 1), None, TrainSettings(steps=2, init_candidates=0), rt())
+    assert fs.metadata["psnr_resolution"] == G.resolution and len(fs.metadata["psnr"]) == 2
+    with pytest.raises(FaceSpaceError, match="24x16 pixels; aligned faces are square"):
+        train_facespace(G, torch.rand(2, 16, 24, 3), None, TrainSettings(steps=1), rt())
+    with pytest.raises(FaceSpaceError, match="no faces"):
+        train_facespace(G, faces[:0], None, TrainSettings(steps=1), rt())
+    with pytest.raises(FaceSpaceError, match="IMAGE batch"):
+        train_facespace(G, "faces.png", None, TrainSettings(steps=1), rt())
 
 
 @pytest.mark.parametrize("settings", [
@@ -92,15 +128,17 @@ def test_original_schedule_runs_its_phases(G, faces):
 
 
 def test_perceptual_loss_is_used_when_vgg16_weights_are_present(G, faces, tmp_path):
+    only_perceptual = TrainSettings(steps=1, pixel_weight=0.0, perceptual_weight=1.0, perceptual_resolution=32,
+                                    init_candidates=0)
+    runtime = PlainRuntime("cpu", models_dir=tmp_path, show_progress=False)
+    with pytest.raises(MissingWeightsFileError, match="perceptual_weight is the only loss.*vgg"):
+        train_facespace(G, faces[:2], None, only_perceptual, runtime)
     torch.manual_seed(0)
     vgg_dir = tmp_path / "vgg"
     vgg_dir.mkdir()
     torch.save({k: v for k, v in VGG16Features().state_dict().items() if k.startswith("features.")},
                vgg_dir / "vgg16.pth")
-    runtime = PlainRuntime("cpu", models_dir=tmp_path, show_progress=False)
-    fs = train_facespace(G, faces[:2], None, TrainSettings(steps=1, perceptual_weight=1.0, perceptual_resolution=32,
-                                                           init_candidates=0),
-                         runtime)
+    fs = train_facespace(G, faces[:2], None, only_perceptual, runtime)
     assert fs.metadata["perceptual"] == "perceptual loss on: vgg16.pth"
 
 
@@ -158,7 +196,7 @@ def test_progress_reports_status_and_preview_grids(G, faces):
     assert len(runtime.updates) == 12 and all(total == 12 for total, _, _ in runtime.updates)
     previews = [p for _, p, _ in runtime.updates if p is not None]
     assert len(previews) == 3  # steps 1, 5, 10
-    tile, pad = 96, 4  # 32 px faces are enlarged to the smallest preview tile
+    tile, pad = 96, 4  # 16 px faces are enlarged to the smallest preview tile
     # three columns (faces), two rows (reconstruction above target)
     assert previews[0].size == (3 * tile + 4 * pad, 2 * tile + 3 * pad)
     assert all("PSNR" in s for _, _, s in runtime.updates)
@@ -175,25 +213,39 @@ def test_cancel_stops_training(G, faces):
 def test_trains_under_inference_mode(G, faces):
     with torch.inference_mode():
         images = faces[:2].clone()
-        fs = train_facespace(G, images, ["x", "y"], TrainSettings(steps=3, init_candidates=0), rt())
+        fs = train_facespace(G, images, ["x", "y"], TrainSettings(steps=3, init_candidates=0, structural_weight=1.0),
+                             rt())
         w = fs.encode([[1.0, 0.0]])
     assert w.shape == (1, G.num_ws, G.w_dim) and torch.isfinite(w).all()
 
 
-def test_face_names_are_parsed_and_checked():
-    assert face_names("anna, bea\ncarla", 3) == ["anna", "bea", "carla"]
-    assert face_names("", 2) == ["face_01", "face_02"]
-    with pytest.raises(FaceSpaceError, match="2 face names .* for 3 images"):
-        face_names("anna, bea", 3)
-    with pytest.raises(FaceSpaceError, match="repeated: anna"):
-        face_names(["anna", "anna"], 2)
+def test_face_names_follow_the_shared_name_rules():
+    assert training_names("anna, bea\ncarla", 3) == ["anna", "bea", "carla"]
+    assert training_names("anna; bea", 2) == ["anna", "bea"]
+    assert training_names("", 2) == ["face_01", "face_02"] and training_names(None, 1) == ["face_01"]
+    assert training_names(["Anna", "anna", "ANNA"], 3) == ["Anna", "anna_2", "ANNA_3"]
+    assert training_names([" a/b ", "x:y", "..."], 3) == ["a_b", "x_y", "face"]
+    with pytest.raises(FaceSpaceError, match="face_names: 2 name.*for 3 image"):
+        training_names("anna, bea", 3)
+    names = training_names(["Zoë Ann", "a=b", "1", "tab\tname", "Zoë ann"], 5)
+    weights = [0.1, 0.2, 0.3, 0.15, 0.25]
+    assert parse_weights(format_weights(names, weights), names) == pytest.approx(weights)
 
 
-def test_settings_reject_nonsense():
-    with pytest.raises(ValueError, match="schedule"):
+def test_settings_reject_nonsense_naming_the_setting_and_range():
+    with pytest.raises(SettingsError, match="schedule must be one of fast, original, got 'slow'"):
         TrainSettings(schedule="slow")
-    with pytest.raises(ValueError, match="loss weights"):
+    with pytest.raises(SettingsError, match="must not all be 0"):
         TrainSettings(pixel_weight=0.0)
+    with pytest.raises(SettingsError, match=r"anneal must be a number in \(0, 1\], got 1.5"):
+        TrainSettings(anneal=1.5)
+    with pytest.raises(SettingsError, match="steps must be a whole number >= 1, got 0"):
+        TrainSettings.preset("original", steps=0)
+    with pytest.raises(SettingsError, match="lr must be a number > 0, got nan"):
+        TrainSettings(lr=float("nan"))
+    with pytest.raises(SettingsError, match="shared_w_fraction"):
+        TrainSettings(shared_w_fraction=2.0)
+    assert issubclass(SettingsError, ValueError)
     assert TrainSettings.original().to_dict()["lr"] == 1e-2
     assert TrainSettings.from_dict(TrainSettings(steps=7).to_dict()) == TrainSettings(steps=7)
 
@@ -205,7 +257,9 @@ def test_fast_schedule_batches_only_split_the_work(G, faces):
     assert torch.allclose(whole.wplus_table, halves.wplus_table, atol=1e-5)
 
 
-def test_coarse_to_fine_starts_at_a_quarter_of_the_resolution(G, faces):
+def test_coarse_to_fine_starts_at_a_quarter_of_the_resolution():
+    G = tiny_generator(resolution=32, seed=0)
+    faces = generator_faces(G, 2, seed=1)[1]
     sizes = []
     real = G.synthesis
 
@@ -216,7 +270,7 @@ def test_coarse_to_fine_starts_at_a_quarter_of_the_resolution(G, faces):
 
     G.synthesis = spy
     try:
-        fs = train_facespace(G, faces[:2], None, TrainSettings(steps=10, coarse_to_fine=True, init_candidates=0), rt())
+        fs = train_facespace(G, faces, None, TrainSettings(steps=10, coarse_to_fine=True, init_candidates=0), rt())
     finally:
         del G.synthesis
     assert sizes[:2] == [8, 8] and sizes[-1] == 32 and fs.metadata["psnr_resolution"] == 32

@@ -98,6 +98,16 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *args):
     return data
 
 
+def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
+    return data
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    """Tensor subclasses (e.g. Parameter) pickled by newer torch: rebuild the plain tensor with `func`,
+    which the allow-list has already vetted."""
+    return func(*args)
+
+
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     return torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, False, collections.OrderedDict())
 
@@ -121,6 +131,10 @@ ALLOWED = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): torch.Tensor,
+    ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
     ("torch.storage", "_load_from_bytes"): _load_storage_from_bytes,
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("builtins", "set"): set,

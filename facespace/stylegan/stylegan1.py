@@ -133,6 +133,7 @@ class SynthesisNetwork1(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
                 fused: bool | None = None) -> torch.Tensor:
+        """`fused` is accepted for a common signature with StyleGAN2 and has no effect here."""
         x = None
         for i, res in enumerate(self.resolutions):
             block = getattr(self, f"b{res}")

@@ -2,9 +2,53 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
+from ..errors import SettingsError
+from .encoders import ENCODER_KINDS
+
 SCHEDULES = ("fast", "original")
+
+
+def _whole(low: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _number(low: float, high: float = math.inf, low_open: bool = False):
+    def ok(v) -> bool:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > low if low_open else v >= low) and v <= high
+    return ok
+
+
+# Each setting's test and the allowed range as the error message states it.
+_RULES = {
+    "schedule": (lambda v: v in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+    "encoder": (lambda v: v in ENCODER_KINDS, f"one of {', '.join(ENCODER_KINDS)}"),
+    "steps": (_whole(1), "a whole number >= 1"),
+    "cycles": (_whole(0), "a whole number >= 0"),
+    "lr": (_number(0, low_open=True), "a number > 0"),
+    "anneal": (_number(0, 1, low_open=True), "a number in (0, 1]"),
+    "batch_size": (_whole(0), "a whole number >= 0 (0 = all faces)"),
+    "pixel_weight": (_number(0), "a number >= 0"),
+    "l1_weight": (_number(0), "a number >= 0"),
+    "structural_weight": (_number(0), "a number >= 0"),
+    "perceptual_weight": (_number(0), "a number >= 0"),
+    "perceptual_resolution": (_whole(32), "a whole number >= 32 (VGG16 halves images five times)"),
+    "pull_weight": (_number(0), "a number >= 0"),
+    "resolution": (_whole(0), "a whole number >= 0 (0 = the generator's resolution)"),
+    "init_candidates": (_whole(0), "a whole number >= 0"),
+    "init_replicas": (_whole(1), "a whole number >= 1"),
+    "replica_steps": (_whole(0), "a whole number >= 0"),
+    "shared_w_fraction": (_number(0, 1), "a number in [0, 1]"),
+    "target_psnr": (_number(0), "a number >= 0 (0 = run all steps)"),
+    "distill_steps": (_whole(0), "a whole number >= 0"),
+    "finetune_steps": (_whole(0), "a whole number >= 0"),
+    "preview_every": (_whole(0), "a whole number >= 0 (0 = no previews)"),
+    "seed": (_whole(0), "a whole number >= 0"),
+}
 
 
 @dataclass
@@ -54,19 +98,14 @@ class TrainSettings:
     preview_every: int = 25        # steps between preview grids
 
     def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; expected one of {SCHEDULES}")
-        if self.encoder not in ("mlp", "linear"):
-            raise ValueError(f"unknown encoder {self.encoder!r}; expected 'mlp' or 'linear'")
-        if self.steps < 1 or self.cycles < 0:
-            raise ValueError(f"steps must be >= 1 and cycles >= 0, got steps={self.steps} cycles={self.cycles}")
-        if self.lr <= 0 or not 0 < self.anneal <= 1:
-            raise ValueError(f"lr must be > 0 and anneal in (0, 1], got lr={self.lr} anneal={self.anneal}")
+        for name, (ok, allowed) in _RULES.items():
+            value = getattr(self, name)
+            if not ok(value):
+                raise SettingsError(f"training setting {name} must be {allowed}, got {value!r}")
         weights = (self.pixel_weight, self.l1_weight, self.structural_weight, self.perceptual_weight)
-        if min(weights) < 0 or sum(weights) <= 0:
-            raise ValueError("loss weights must be >= 0 and at least one of them > 0")
-        if self.resolution < 0 or self.batch_size < 0:
-            raise ValueError("resolution and batch_size must be >= 0")
+        if sum(weights) <= 0:
+            raise SettingsError("training settings pixel_weight, l1_weight, structural_weight and perceptual_weight "
+                                "(the loss weights) must not all be 0; give at least one a weight > 0")
 
     @classmethod
     def original(cls, **overrides) -> "TrainSettings":
@@ -81,9 +120,7 @@ class TrainSettings:
     @classmethod
     def fast(cls, **overrides) -> "TrainSettings":
         """Our default: whole-batch W+ optimisation, then distillation into the encoder."""
-        base = {}
-        base.update(overrides)
-        return cls(**base)
+        return cls(**overrides)
 
     @classmethod
     def preset(cls, schedule: str, **overrides) -> "TrainSettings":
@@ -91,7 +128,7 @@ class TrainSettings:
             return cls.original(**overrides)
         if schedule == "fast":
             return cls.fast(**overrides)
-        raise ValueError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
+        raise SettingsError(f"training setting schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
 
     def replace(self, **changes) -> "TrainSettings":
         return dataclasses.replace(self, **changes)
