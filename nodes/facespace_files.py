@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import copy
 import re
-from collections import OrderedDict
 from pathlib import Path
 
 from facespace.errors import FaceSpaceError
 from facespace.train import attach_stylegan, load_facespace, save_facespace
 
 from .comfy import list_models, model_path, save_dir
+from .file_cache import FileCache
 
-_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
-_CACHE_SIZE = 4
+_LOADED = FileCache(load_facespace, size=4)
 
 
 def facespace_file_path(folder: Path, name: str) -> Path:
@@ -26,19 +25,6 @@ def facespace_file_path(folder: Path, name: str) -> Path:
     if any(p in ("", ".", "..") for p in parts) or Path(name).is_absolute():
         raise FaceSpaceError(f"FaceSpace file name {name!r} must be a plain name inside models/facespace")
     return Path(folder).joinpath(*parts)
-
-
-def _cached_load(path: Path):
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    fs = _CACHE.get(key)
-    if fs is None:
-        fs = load_facespace(path)
-        _CACHE[key] = fs
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(key)
-    return fs
 
 
 class FaceSpaceSave:
@@ -91,7 +77,7 @@ class FaceSpaceLoad:
 
     def load(self, stylegan, file, allow_mismatch=False):
         path = model_path("facespace", file)
-        fs = copy.copy(_cached_load(path))
+        fs = copy.copy(_LOADED.get(path))
         attach_stylegan(fs, stylegan, allow_mismatch=bool(allow_mismatch), source=str(path))
         return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
 

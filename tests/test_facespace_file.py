@@ -86,17 +86,38 @@ def test_bad_files_raise_model_format_error_naming_the_file(G, tmp_path):
     with pytest.raises(ModelFormatError, match="cut.safetensors"):
         load_facespace(cut)
     # A header from the future.
+    future = rewrite_header(good, tmp_path / "future.safetensors", lambda meta: meta.update(format_version="99"))
+    with pytest.raises(ModelFormatError, match="version '99'"):
+        read_facespace_info(future)
+
+
+def rewrite_header(good, dest, change_metadata, change_info=None):
+    """A copy of a FaceSpace file with its header metadata (and the JSON record in it) changed in place."""
     raw = good.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8:8 + n])
-    header["__metadata__"]["format_version"] = "99"
+    meta = header["__metadata__"]
+    change_metadata(meta)
+    if change_info is not None:
+        info = json.loads(meta["facespace"])
+        change_info(info)
+        meta["facespace"] = json.dumps(info, separators=(",", ":"))
     body = json.dumps(header, separators=(",", ":")).encode()
     assert len(body) <= n
-    body = body.ljust(n)
-    future = tmp_path / "future.safetensors"
-    future.write_bytes(raw[:8] + body + raw[8 + n:])
-    with pytest.raises(ModelFormatError, match="version '99'"):
-        read_facespace_info(future)
+    dest.write_bytes(raw[:8] + body.ljust(n) + raw[8 + n:])
+    return dest
+
+
+def test_inconsistent_records_are_damaged_files(G, tmp_path):
+    good = save_facespace(make_fs(G, "linear"), tmp_path / "good.safetensors")
+    same_name = rewrite_header(good, tmp_path / "twins.safetensors", lambda m: None,
+                               lambda info: info.update(names=["ann", "Ann", "cy"]))
+    with pytest.raises(ModelFormatError, match="twins.safetensors is a damaged FaceSpace file.*unique"):
+        load_facespace(same_name)
+    fewer = rewrite_header(good, tmp_path / "fewer.safetensors", lambda m: None,
+                           lambda info: info.update(names=["ann", "bo"]))
+    with pytest.raises(ModelFormatError, match="fewer.safetensors: W\\+ table"):
+        load_facespace(fewer)
 
 
 def test_face_lookup_and_codes(G):

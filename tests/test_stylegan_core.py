@@ -191,3 +191,16 @@ def test_reduced_precision_under_autocast(family, dtype):
     sg = StyleGAN(G, psi=1.0, dtype=dtype)  # on the CPU rendering stays float32
     img = sg.render(ws, runtime=PlainRuntime("cpu", show_progress=False))
     torch.testing.assert_close(img, ((ref + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_instance_norm_style_gradient(layout):
+    from facespace.stylegan.stylegan1 import InstanceNormStyle
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 5, 4, dtype=torch.float64, generator=g).contiguous(memory_format=layout).requires_grad_(True)
+    gain = (torch.rand(2, 3, 1, 1, dtype=torch.float64, generator=g) + 0.5).requires_grad_(True)
+    shift = torch.randn(2, 3, 1, 1, dtype=torch.float64, generator=g).requires_grad_(True)
+    assert torch.autograd.gradcheck(InstanceNormStyle.apply, (x, gain, shift))
+    expected = torch.nn.functional.instance_norm(x.detach(), eps=1e-8) * gain.detach() + shift.detach()
+    torch.testing.assert_close(InstanceNormStyle.apply(x, gain, shift).detach(), expected)

@@ -1,6 +1,7 @@
 """`python -m facespace train` on a tiny generator file and a folder of faces it made."""
 import pytest
 import torch
+from PIL import Image
 
 from facespace.cli import main
 from facespace.imageops import native_to_pil
@@ -45,3 +46,9 @@ def test_train_command_refuses_to_overwrite_and_reports_bad_input(setup, capsys)
     empty.mkdir()
     assert main(["train", "--model", str(model), "--faces", str(empty), "--out", str(out) + "2"]) == 2
     assert "holds no images" in capsys.readouterr().err
+    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out) + "2", "--steps", "0"]) == 2
+    assert "training setting steps must be a whole number >= 1, got 0" in capsys.readouterr().err
+    Image.new("RGB", (20, 16)).save(faces / "wide.png")
+    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out) + "2", "--steps", "1"]) == 2
+    assert "wide.png is 20x16 pixels; aligned faces are square" in capsys.readouterr().err
+    assert not (faces.parent / "out.safetensors2").exists()

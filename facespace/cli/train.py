@@ -70,10 +70,13 @@ def run(args) -> int:
             pic = Image.open(f).convert("RGB")
         except OSError as exc:
             raise FaceSpaceError(f"{f} is not a readable image: {exc}") from None
+        if pic.width != pic.height:
+            raise FaceSpaceError(f"{f} is {pic.width}x{pic.height} pixels; aligned faces are square "
+                                 f"(run `facespace align` first)")
         if pic.size != (G.resolution, G.resolution):
             pic = pic.resize((G.resolution, G.resolution), Image.LANCZOS)
         pics.append(pic)
-    names = [f.stem for f in files]
+    names = [f.stem for f in files]  # cleaned and made unique by training, as alignment does
     rt = PlainRuntime(args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -82,7 +85,7 @@ def run(args) -> int:
         print(f"warning: {w.message}", file=sys.stderr)
     save_facespace(fs, out, overwrite=args.overwrite)
     psnr = fs.metadata["psnr"]
-    print(f"wrote {out} ({len(names)} faces, {settings.encoder} encoder, {fs.metadata['steps_run']} steps, "
+    print(f"wrote {out} ({len(fs.names)} faces, {settings.encoder} encoder, {fs.metadata['steps_run']} steps, "
           f"{fs.metadata['seconds']:.1f} s)")
     print(f"PSNR at {fs.metadata['psnr_resolution']} px: " + ", ".join(f"{n} {v:.1f} dB" for n, v in psnr.items()))
     return 0

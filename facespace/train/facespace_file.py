@@ -58,9 +58,12 @@ def _read_header(path: Path) -> dict:
             (n,) = struct.unpack("<Q", raw_len)
             if n <= 0 or n > 100_000_000 or n > path.stat().st_size - 8:
                 raise ModelFormatError(f"{path} is not a FaceSpace file: not a safetensors file")
-            return json.loads(f.read(n).decode("utf-8"))
+            header = json.loads(f.read(n).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFormatError(f"{path} is not a FaceSpace file: unreadable safetensors header ({exc})") from None
+    if not isinstance(header, dict):
+        raise ModelFormatError(f"{path} is not a FaceSpace file: its safetensors header is not a JSON object")
+    return header
 
 
 def read_facespace_info(path: str | os.PathLike) -> dict:
@@ -69,7 +72,7 @@ def read_facespace_info(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"FaceSpace file {path} not found")
     meta = _read_header(path).get("__metadata__") or {}
-    if meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFormatError(f"{path} is not a FaceSpace file (a .safetensors written by FaceSpace training "
                                f"was expected; its metadata format is {meta.get('format')!r})")
     version = meta.get("format_version", "")
@@ -78,8 +81,10 @@ def read_facespace_info(path: str | os.PathLike) -> dict:
                                f"{FORMAT_VERSION}")
     try:
         info = json.loads(meta["facespace"])
-    except (KeyError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: bad metadata ({exc})") from None
+    if not isinstance(info, dict):
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: its metadata is not a JSON object")
     missing = [k for k in _CORE_KEYS if k not in info]
     if missing:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: metadata lacks {missing}")
@@ -102,12 +107,17 @@ def load_facespace(path: str | os.PathLike, stylegan=None, allow_mismatch: bool 
         encoder.load_state_dict(state, strict=True)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
-    if tuple(table.shape) != (len(info["names"]), info["num_ws"], info["w_dim"]):
-        raise ModelFormatError(f"{path}: W+ table shape {tuple(table.shape)} does not match "
-                               f"{len(info['names'])} faces x {info['num_ws']} x {info['w_dim']}")
+    sizes = (len(info["names"]), info["num_ws"], info["w_dim"])
+    encoder_sizes = tuple(info["encoder_kwargs"].get(k) for k in ("num_faces", "num_ws", "w_dim"))
+    if tuple(table.shape) != sizes or encoder_sizes != sizes:
+        raise ModelFormatError(f"{path}: W+ table {tuple(table.shape)} and encoder {encoder_sizes} do not match "
+                               f"{sizes[0]} faces x {sizes[1]} x {sizes[2]}")
     metadata = {k: v for k, v in info.items() if k not in _CORE_KEYS and k != "format_version"}
-    fs = FaceSpace(info["names"], encoder, info["encoder_kind"], table, info["resolution"],
-                   info["generator_fingerprint"], metadata)
+    try:
+        fs = FaceSpace(info["names"], encoder, info["encoder_kind"], table, info["resolution"],
+                       info["generator_fingerprint"], metadata)
+    except ValueError as exc:
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
     if stylegan is not None:
         attach_stylegan(fs, stylegan, allow_mismatch=allow_mismatch, source=str(path))
     return fs

@@ -26,8 +26,8 @@ class FaceSpace:
         names = [str(n) for n in names]
         if len(names) != wplus_table.shape[0]:
             raise ValueError(f"{len(names)} face names for a W+ table of {wplus_table.shape[0]} faces")
-        if len(set(names)) != len(names):
-            raise ValueError(f"face names must be unique, got {names}")
+        if len({n.casefold() for n in names}) != len(names):
+            raise ValueError(f"face names must be unique ignoring case, got {names}")
         self.names = names
         self.encoder = encoder.eval()
         for p in self.encoder.parameters():

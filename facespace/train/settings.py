@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 from ..errors import SettingsError
@@ -12,12 +13,12 @@ SCHEDULES = ("fast", "original")
 
 
 def _whole(low: int):
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+    return lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= low
 
 
 def _number(low: float, high: float = math.inf, low_open: bool = False):
     def ok(v) -> bool:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
             return False
         return (v > low if low_open else v >= low) and v <= high
     return ok
