@@ -4,7 +4,7 @@ from __future__ import annotations
 from facespace.align import BACKENDS, DEFAULT_SCORE_THRESHOLD, FACE_CHOICES, align_faces
 from facespace.imageops import pil_to_image
 
-from .comfy import IN_COMFYUI, runtime, save_dir
+from .comfy import IN_COMFYUI, input_path, runtime, save_dir
 
 NAMES_SEPARATOR = ","
 
@@ -52,7 +52,8 @@ class FaceSpaceAlignFaces:
             },
             "optional": {
                 "images": ("IMAGE", {"tooltip": "Photos as an IMAGE batch (all one size)."}),
-                "folder": ("STRING", {"default": "", "tooltip": "A folder of photos (JPEG, PNG, WebP; mixed sizes)."}),
+                "folder": ("STRING", {"default": "", "tooltip": "A folder of photos (JPEG, PNG, WebP; mixed sizes); "
+                                                                "a relative path is read from ComfyUI's input folder."}),
                 "names": ("STRING", {"default": "", "multiline": True,
                                      "tooltip": "One name per photo, comma, semicolon or newline separated "
                                                 "(default: file names; face_01... for the IMAGE batch)."}),
@@ -70,7 +71,7 @@ class FaceSpaceAlignFaces:
             size = int(stylegan.generator.resolution)
         rt = runtime()
         result = align_faces(
-            images=images, folder=folder.strip() or None, names=names or None, size=size, backend=backend,
+            images=images, folder=input_path(folder.strip()) if folder.strip() else None, names=names or None, size=size, backend=backend,
             faces=faces, face_index=face_index, score_threshold=score_threshold, skip_missing=skip_missing,
             landmarks=landmarks_json.strip() or None, allow_download=allow_download,
             download_dir=save_dir("landmarks") if IN_COMFYUI else None, runtime=rt)

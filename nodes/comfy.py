@@ -127,6 +127,14 @@ def save_dir(kind: str) -> Path:
     return runtime().model_dirs(kind)[0]
 
 
+def input_path(path: str) -> Path:
+    """A path typed into a node: relative paths are read from ComfyUI's input folder (else the working folder)."""
+    path = Path(path).expanduser()
+    if path.is_absolute() or not IN_COMFYUI:
+        return path
+    return Path(folder_paths.get_input_directory()) / path
+
+
 def send_to_browser(event: str, data: dict) -> None:
     """Push a message to the front end (a no-op outside ComfyUI)."""
     if IN_COMFYUI:
