@@ -34,7 +34,6 @@ from .errors import FaceSpaceError, WeightsError
 from .fileio import atomic_path, check_writable, save_numbered_pictures
 from .imageops import image_to_pil
 from .names import split_list
-from .runtime import Runtime, get_runtime
 
 EASINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda t: t,
@@ -189,60 +188,9 @@ def morph_wplus(facespace, plan: MorphPlan) -> torch.Tensor:
     return out
 
 
-class _QuietRuntime(Runtime):
-    """The caller's runtime with progress reporting left to the caller (one bar for many chunks)."""
-
-    def __init__(self, inner: Runtime):
-        self.inner = inner
-
-    def device(self):
-        return self.inner.device()
-
-    def output_device(self):
-        return self.inner.output_device()
-
-    def load(self, module):
-        return self.inner.load(module)
-
-    def check_cancel(self) -> None:
-        self.inner.check_cancel()
-
-    def model_dirs(self, kind):
-        return self.inner.model_dirs(kind)
-
-    def grad_enabled(self):
-        return self.inner.grad_enabled()
-
-
-def render_frames(stylegan, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "morph") -> torch.Tensor:
-    """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] float32 0..1, written chunk by chunk into one preallocated
-    batch: memory holds the output plus one chunk, never a second copy of the output."""
-    rt = get_runtime(runtime)
-    quiet = _QuietRuntime(rt)
-    batch_size = max(1, int(batch_size))
-    n = ws.shape[0]
-    if n == 0:
-        raise FaceSpaceError("no frames to render")
-    out = None
-    progress = rt.progress(n, desc)
-    try:
-        for start in range(0, n, batch_size):
-            rt.check_cancel()
-            chunk = stylegan.render(ws[start:start + batch_size], runtime=quiet, batch_size=batch_size)
-            if out is None:
-                out = torch.empty((n,) + tuple(chunk.shape[1:]), dtype=torch.float32, device=chunk.device)
-            out[start:start + chunk.shape[0]] = chunk.clamp(0, 1)
-            progress.update(chunk.shape[0], preview=image_to_pil(chunk[-1])[0],
-                            status=f"frame {start + chunk.shape[0]}/{n}")
-    finally:
-        progress.close()
-    return out
-
-
 def render_morph(facespace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
     """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames."""
-    return render_frames(attached_stylegan(facespace), morph_wplus(facespace, plan), runtime, batch_size,
-                         desc="morph")
+    return attached_stylegan(facespace).render(morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
 
 
 # ---------------------------------------------------------------- saving a morph
@@ -336,5 +284,5 @@ def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = Fal
     return write_frames(frames, out, overwrite)
 
 
-__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph", "render_frames",
+__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph",
            "morph_target", "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg"]

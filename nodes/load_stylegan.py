@@ -1,28 +1,12 @@
 """LoadStyleGAN: a generator file from models/stylegan -> STYLEGAN (generator + rendering settings)."""
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from facespace.stylegan import DTYPES, StyleGAN, load_generator
 
 from .comfy import list_models, model_path
+from .file_cache import FileCache
 
-_CACHE: "OrderedDict[tuple, object]" = OrderedDict()
-_CACHE_SIZE = 2
-
-
-def cached_generator(path):
-    """Load once per (path, modification time, size): re-queuing a workflow does not reload the file."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
-    G = _CACHE.get(key)
-    if G is None:
-        G = load_generator(path)
-        _CACHE[key] = G
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(key)
-    return G
+_LOADED = FileCache(load_generator, size=2)
 
 
 class FaceSpaceLoadStyleGAN:
@@ -60,7 +44,7 @@ class FaceSpaceLoadStyleGAN:
     DESCRIPTION = "Load a StyleGAN1 or StyleGAN2 generator; files are read safely, without running code from them."
 
     def load(self, model, truncation_psi=0.7, truncation_cutoff=0, noise_mode="const", precision="fp32"):
-        G = cached_generator(model_path("stylegan", model))
+        G = _LOADED.get(model_path("stylegan", model))
         return (StyleGAN(generator=G, psi=float(truncation_psi), cutoff=int(truncation_cutoff) or None,
                          noise_mode=noise_mode, dtype=DTYPES[precision], name=str(model)),)
 

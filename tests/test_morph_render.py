@@ -72,13 +72,14 @@ def test_rendering_goes_chunk_by_chunk(fs, monkeypatch):
     """The generator sees one chunk at a time; the frames go into one preallocated batch."""
     plan = MorphPlan([0, 1], frames=6)
     calls = []
-    real_render = type(fs.stylegan).render
+    G = fs.stylegan.generator
+    real_synthesis = G.synthesis
 
-    def spy(self, ws, runtime=None, batch_size=8):
+    def spy(ws, **kwargs):
         calls.append(ws.shape[0])
-        return real_render(self, ws, runtime, batch_size)
+        return real_synthesis(ws, **kwargs)
 
-    monkeypatch.setattr(type(fs.stylegan), "render", spy)
+    monkeypatch.setattr(G, "synthesis", spy)
     frames = render_morph(fs, plan, batch_size=2)
     assert calls == [2, 2, 2, 1] and frames.shape[0] == 7
 

@@ -25,9 +25,9 @@ def models_dir(tmp_path, monkeypatch):
     write_ada_pickle(G2, d / "sub" / "sg2.pkl")
     save_generator(G2, d / "sg2.safetensors")
     (d / "notes.txt").write_text("not a model")
-    load_mod._CACHE.clear()
+    load_mod._LOADED.entries.clear()
     yield {"sg1.pkl": G1, "sub/sg2.pkl": G2, "sg2.safetensors": G2}
-    load_mod._CACHE.clear()
+    load_mod._LOADED.entries.clear()
 
 
 def call(node_cls, **kwargs):
@@ -61,8 +61,8 @@ def test_load_settings_and_cache(models_dir, monkeypatch):
     assert sg.dtype == torch.float16 and sg.name == "sg1.pkl"
     assert sg.generator.fingerprint() == models_dir["sg1.pkl"].fingerprint()
     loads = []
-    real = load_mod.load_generator
-    monkeypatch.setattr(load_mod, "load_generator", lambda p: loads.append(p) or real(p))
+    real = load_mod._LOADED.read
+    monkeypatch.setattr(load_mod._LOADED, "read", lambda p: loads.append(p) or real(p))
     (again,) = call(FaceSpaceLoadStyleGAN, model="sg1.pkl", truncation_psi=0.7, truncation_cutoff=0,
                     noise_mode="const", precision="fp32")
     assert again.generator is sg.generator and loads == [] and again.cutoff is None

@@ -72,6 +72,38 @@ def test_fingerprint_stable_and_weight_sensitive(G):
     assert other.fingerprint() != fp
 
 
+def test_fingerprint_is_cached_until_a_weight_changes(monkeypatch):
+    G = tiny_generator("stylegan2", 16, seed=11)
+    hashes = []
+    real = G._hash_weights
+    monkeypatch.setattr(G, "_hash_weights", lambda: hashes.append(1) or real())
+    fp = G.fingerprint()
+    assert G.fingerprint() == fp and len(hashes) == 1
+    G.half()  # moves and casts keep the digest of the weights as loaded, without hashing again
+    assert G.fingerprint() == fp and len(hashes) == 1 and G.w_avg.dtype == torch.float16
+    G.float()
+    with torch.no_grad():
+        G.synthesis_network.b8.conv1.weight.add_(1.0)
+    changed = G.fingerprint()
+    assert changed != fp and len(hashes) == 2
+    G.w_avg = G.w_avg.clone()  # replaced tensor, same values
+    assert G.fingerprint() == changed and len(hashes) == 3
+    fresh = tiny_generator("stylegan2", 16, seed=11)
+    with torch.inference_mode():  # inference tensors keep no version counter
+        G.double().float()
+        assert G.w_avg.is_inference()
+        G.load_state_dict(fresh.state_dict())
+        assert G.fingerprint() == fp
+        G.load_state_dict(tiny_generator("stylegan2", 16, seed=12).state_dict())
+        assert G.fingerprint() == tiny_generator("stylegan2", 16, seed=12).fingerprint() != fp
+
+
+def test_fingerprint_without_cache_ignores_device_and_precision():
+    G = tiny_generator("stylegan1", 16, seed=13)
+    fp = G.fingerprint()
+    assert tiny_generator("stylegan1", 16, seed=13).double().fingerprint() == fp
+
+
 def test_native_round_trip_and_no_silent_overwrite(G, tmp_path):
     path = tmp_path / "g.safetensors"
     save_generator(G, path)

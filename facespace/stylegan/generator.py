@@ -119,12 +119,43 @@ class Generator(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def fingerprint(self) -> str:
-        """Stable short hex digest of arch + weights (independent of device and dtype)."""
+        """Stable short hex digest of arch + weights (independent of device and dtype).
+
+        Hashing reads every weight, so the digest is kept until a weight changes: in place (version
+        counters), by replacement (storage address) or through `load_state_dict`. Device and dtype moves
+        carry it over: it always describes the weights as they were before any cast.
+        """
+        cached = self.__dict__.get("_fingerprint")
+        key = self._weights_key()
+        if cached is None or cached[0] != key:
+            cached = (key, self._hash_weights())
+            self.__dict__["_fingerprint"] = cached
+        return cached[1]
+
+    def _weights_key(self) -> tuple:
+        # Inference tensors keep no version counter; in-place edits to them are only seen via load_state_dict.
+        return tuple((id(t), t.data_ptr(), t.dtype, t.device, -1 if t.is_inference() else t._version)
+                     for t in self.state_dict(keep_vars=True).values())
+
+    def _hash_weights(self) -> str:
         h = hashlib.sha256(json.dumps(self.arch, sort_keys=True).encode())
         for name, t in sorted(self.state_dict().items()):
             h.update(name.encode())
             h.update(np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy()).tobytes())
         return h.hexdigest()[:16]
+
+    def _apply(self, fn, *args, **kwargs):
+        """Moves and casts (`to`, `cuda`, `half`, ...) keep a fingerprint that was current before them."""
+        cached = self.__dict__.get("_fingerprint")
+        current = cached is not None and cached[0] == self._weights_key()
+        out = super()._apply(fn, *args, **kwargs)
+        if current:
+            self.__dict__["_fingerprint"] = (self._weights_key(), cached[1])
+        return out
+
+    def load_state_dict(self, *args, **kwargs):
+        self.__dict__.pop("_fingerprint", None)
+        return super().load_state_dict(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"family={self.family}, resolution={self.resolution}, num_ws={self.num_ws}, w_dim={self.w_dim}"

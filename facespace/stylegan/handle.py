@@ -48,8 +48,13 @@ class StyleGAN:
     def resolution(self) -> int:
         return self.generator.resolution
 
-    def render(self, ws: torch.Tensor, runtime: Runtime | None = None, batch_size: int = 8) -> torch.Tensor:
-        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] float32 0..1 on the output device (CPU), in chunks."""
+    def render(self, ws: torch.Tensor, runtime: Runtime | None = None, batch_size: int = 8,
+               desc: str = "") -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] (or W [N,w_dim]) -> IMAGE [N,H,W,3] float32 0..1 on the output device (CPU).
+
+        Rendered `batch_size` at a time into one preallocated batch (memory: the output plus one chunk),
+        under one progress bar named `desc` (default 'render <name>'), checking for cancel between chunks.
+        """
         rt = get_runtime(runtime)
         G = self.generator
         if ws.ndim == 2:
@@ -57,23 +62,25 @@ class StyleGAN:
         if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
             raise ValueError(f"W+ must have shape [N,{G.num_ws},{G.w_dim}] for {self.name or 'this generator'}, "
                              f"got {tuple(ws.shape)}")
+        n = ws.shape[0]
         module = rt.load(G)
         device = rt.device()
         batch_size = max(1, int(batch_size))
-        out = []
-        progress = rt.progress(ws.shape[0], f"render {self.name}".strip())
+        out = torch.empty((n, G.resolution, G.resolution, G.img_channels), dtype=torch.float32,
+                          device=rt.output_device())
+        progress = rt.progress(n, desc or f"render {self.name}".strip())
         try:
-            for start in range(0, ws.shape[0], batch_size):
+            for start in range(0, n, batch_size):
                 rt.check_cancel()
                 chunk = ws[start:start + batch_size].to(device=device, dtype=torch.float32)
                 with torch.no_grad(), precision_context(device, self.dtype):
-                    img = module.synthesis(chunk, noise_mode=self.noise_mode)
-                img = native_to_image(img).to(rt.output_device())
-                out.append(img)
-                progress.update(img.shape[0], preview=image_to_pil(img[-1])[0])
+                    img = native_to_image(module.synthesis(chunk, noise_mode=self.noise_mode))
+                end = start + img.shape[0]
+                out[start:end] = img
+                progress.update(img.shape[0], preview=image_to_pil(img[-1])[0], status=f"{end}/{n}")
         finally:
             progress.close()
-        return torch.cat(out)
+        return out
 
     def mapping(self, z: torch.Tensor, runtime: Runtime | None = None) -> torch.Tensor:
         """z [N,z_dim] -> truncated W+ [N,num_ws,w_dim] float32 on the CPU."""

@@ -80,4 +80,5 @@ def _load(path: Path) -> Generator:
 
         G = load_pickle(path)
     G.provenance.setdefault("file", path.name)
+    G.fingerprint()  # hashed once here, while the weights are as read; later moves keep it
     return G.eval().requires_grad_(False)
