@@ -1,26 +1,16 @@
 """The pack as ComfyUI sees it: registration, ids, display names, tooltips, web folder."""
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from pack_util import ROOT, imported_pack
 DESIGN_NAMES = {"LoadStyleGAN", "AlignFaces", "TrainFaceSpaceEncoder", "BlendWeights", "MorphSequence"}
 
 
 @pytest.fixture(scope="module")
 def pack():
-    """Import the repository folder the way ComfyUI imports a custom node folder."""
-    spec = importlib.util.spec_from_file_location(
-        "facespace_pack_under_test", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    for name in [n for n in sys.modules if n.startswith(spec.name)]:
-        del sys.modules[name]
+    with imported_pack("facespace_pack_under_test") as module:
+        yield module
 
 
 def test_pack_exports_mappings_and_web_directory(pack):

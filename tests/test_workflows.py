@@ -1,31 +1,19 @@
 """The shipped example workflows use only nodes that exist, with inputs those nodes accept (no ComfyUI needed)."""
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 from PIL import Image
 
+from pack_util import imported_pack
 from workflow_util import (CORE_NODE_DEFS, FRONTEND_ONLY, MUTED_MODES, input_kind, links_by_id, load_workflow,
                            pack_node_defs, shipped_workflows, widget_inputs, widget_values, workflow_to_prompt)
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = shipped_workflows()
 SOCKET_TYPES = {"IMAGE", "MASK", "STYLEGAN", "FACESPACE", "FACESPACE_WEIGHTS", "STRING", "INT", "FLOAT"}
 
 
 @pytest.fixture(scope="module")
 def node_defs():
-    spec = importlib.util.spec_from_file_location(
-        "facespace_pack_for_workflows", ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    try:
+    with imported_pack("facespace_pack_for_workflows") as module:
         yield {**CORE_NODE_DEFS, **pack_node_defs(module.NODE_CLASS_MAPPINGS)}
-    finally:
-        for name in [n for n in sys.modules if n.startswith(spec.name)]:
-            del sys.modules[name]
 
 
 def executed_nodes(workflow):
