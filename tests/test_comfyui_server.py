@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import shutil
 import urllib.error
 from pathlib import Path
 

@@ -74,6 +74,7 @@ def _optimise_table(job: TrainingJob, recorder, losses: dict, coarse: int) -> to
     last_img = {}
     cycles = max(s.cycles, 1)
     step = 0
+    row_loss = None  # each row's loss at the last step, filled in below; judges the replicas
     for cycle in range(cycles):
         for i in range(s.steps):
             if replicas > 1 and step == probe_steps:
