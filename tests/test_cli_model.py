@@ -117,6 +117,8 @@ def test_errors_are_one_line_and_non_zero(files, tmp_path, capsys):
         rc, out, err = run(argv, capsys)
         assert rc == 2 and err.startswith("error:") and err.strip().count("\n") == 0, err
     assert "posix.system" in run(["info", evil], capsys)[2]
+    assert "--batch must be at least 1" in run(["sample", files["sg2"][1], "--out", tmp_path / "b.png",
+                                                "--batch", 0], capsys)[2]
 
 
 def test_module_entry_point_exit_status(tmp_path):

@@ -166,6 +166,21 @@ def test_stylegan_render_and_sample(family):
         sg.render(ws, runtime=CountingRuntime(cancel_after=1), batch_size=2)
 
 
+def test_render_fills_one_batch_under_one_named_bar(monkeypatch):
+    G = tiny_generator("stylegan2", resolution=8, seed=4)
+    sg = StyleGAN(G, name="tiny")
+    bars = []
+    rt = PlainRuntime("cpu", show_progress=False)
+    monkeypatch.setattr(rt, "progress", lambda total, desc="": bars.append((total, desc)) or Progress(total, desc))
+    monkeypatch.setattr(torch, "cat", None)  # chunks are written into the output, never joined afterwards
+    ws = G.mapping(torch.randn(5, G.z_dim))
+    img = sg.render(ws, runtime=rt, batch_size=2, desc="morph")
+    assert img.shape == (5, 8, 8, 3) and bars == [(5, "morph")]
+    assert sg.render(ws[:0], runtime=rt).shape == (0, 8, 8, 3) and bars[-1] == (0, "render tiny")
+    monkeypatch.undo()
+    torch.testing.assert_close(img, sg.render(ws, batch_size=5), atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_gradients_flow_to_latents_after_loading_under_inference_mode(family, tmp_path):
     """ComfyUI runs nodes under inference_mode; training later needs gradients through the generator."""

@@ -107,3 +107,113 @@ def test_missing_file_and_folder(tmp_path):
         load_generator(tmp_path / "nothing.pkl")
     with pytest.raises(ModelFormatError, match="folder"):
         load_generator(tmp_path)
+
+
+def _global(module: str, name: str) -> bytes:
+    return f"c{module}\n{name}\n".encode()
+
+
+def _int(n: int) -> bytes:
+    return b"J" + n.to_bytes(4, "little", signed=True)  # BININT
+
+
+GIB = 2 ** 30
+HOSTILE_PICKLES = {  # name: (stream, what the refusal says)
+    # allowed names used as callables instead of as data: each would allocate gigabytes or more
+    "tensor-call": (b"\x80\x02" + _global("torch", "Tensor") + _int(GIB) + b"\x85R.", "construct torch.Tensor"),
+    "tensor-newobj": (b"\x80\x02" + _global("torch", "Tensor") + _int(GIB) + b"\x85\x81.", "construct torch.Tensor"),
+    "parameter-call": (b"\x80\x02" + _global("torch.nn.parameter", "Parameter") + b")R.", "construct torch.nn"),
+    "ndarray-call": (b"\x80\x02" + _global("numpy", "ndarray") + _int(GIB) + _int(64) + b"\x86\x85R.",
+                     "construct numpy.ndarray"),
+    "ndarray-reconstruct": (b"\x80\x03" + _global("numpy.core.multiarray", "_reconstruct") + _global("numpy", "ndarray")
+                            + _int(GIB) + _int(64) + b"\x86C\x01b\x87R.", "of shape"),
+    # extra state poured onto an inert holder (default BUILD would set arbitrary attributes)
+    "persistent-build": (b"\x80\x02" + _global("torch_utils.persistence", "_reconstruct_persistent_obj")
+                         + b"}\x85R}X\x05\x00\x00\x00dtypeK\x01sb.", "extra state"),
+    "ordereddict-build": (b"\x80\x02" + _global("collections", "OrderedDict") + b")R}X\x05\x00\x00\x00itemsK\x01sb.",
+                          "attributes"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_PICKLES))
+def test_allowed_names_cannot_be_misused(name, tmp_path):
+    data, expect = HOSTILE_PICKLES[name]
+    path = tmp_path / f"{name}.pkl"
+    path.write_bytes(data)
+    with pytest.raises(ModelFormatError, match=f"{name}.pkl.*{expect}"):
+        load_generator(path)
+
+
+@pytest.mark.parametrize("data,global_name", [
+    (b"\x80\x02" + _global("builtins", "getattr") + b".", "builtins.getattr"),
+    (b"\x80\x02" + _global("numpy", "load") + b".", "numpy.load"),
+    (b"\x80\x02" + _global("torch._utils", "_rebuild_device_tensor_from_numpy") + b".",
+     "torch._utils._rebuild_device_tensor_from_numpy"),
+    (b"\x80\x02" + _global("torch.storage", "_load_from_bytes.__globals__") + b".",
+     "torch.storage._load_from_bytes.__globals__"),
+    # protocol 4 STACK_GLOBAL whose names come back from the memo
+    (b"\x80\x04\x8c\x05posix\x94\x8c\x06system\x940h\x00h\x01\x93.", "posix.system"),
+])
+def test_other_globals_are_refused_however_named(data, global_name, tmp_path):
+    path = tmp_path / "odd.pkl"
+    path.write_bytes(data)
+    with pytest.raises(UnsafeFileError, match=global_name.replace(".", r"\.")):
+        load_generator(path)
+
+
+def test_settings_asking_for_a_huge_network_are_refused_before_allocating(G, tmp_path):
+    """The architecture comes from the file; it is checked against the file's tensors without building it."""
+    from stylegan_fixtures import write_ada_pickle
+
+    path = write_ada_pickle(G, tmp_path / "wide.pkl", init_kwargs={"z_dim": 2 ** 40, "w_dim": G.w_dim,
+                                                                    "img_resolution": 8, "img_channels": 3})
+    with pytest.raises(ModelFormatError, match="wide.pkl.*shape"):
+        load_generator(path)
+
+
+@pytest.mark.parametrize("change,expect", [
+    ({"channels": {"4": 2 ** 20, "8": 2 ** 20}}, "shape"),
+    ({"mapping_layers": 10 ** 9}, "mapping layers"),
+    ({"resolution": 2 ** 30}, "resolution"),
+    ({"channels": [1, 2]}, "settings"),
+    ({"resample_filter": [1] * 100_000}, "resample_filter"),
+    ({"z_dim": -1}, "z_dim"),
+])
+def test_native_file_with_a_bad_arch_is_refused(G, change, expect, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    good = save_generator(G, tmp_path / "good.safetensors")
+    with safe_open(str(good), "pt") as f:
+        meta = f.metadata()
+    meta["arch"] = json.dumps({**json.loads(meta["arch"]), **change})
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(good)), str(bad), metadata=meta)
+    with pytest.raises(ModelFormatError, match=f"bad.safetensors.*{expect}"):
+        load_generator(bad)
+
+
+def test_broadcast_tensors_cannot_inflate_a_small_file(G):
+    """A stride-0 view claims many values for few stored ones."""
+    from facespace.stylegan.formats.common import generator_from_state
+
+    state = dict(G.state_dict())
+    key = "synthesis_network.b8.conv1.weight"
+    state[key] = torch.zeros(1).expand(state[key].shape)
+    with pytest.raises(ModelFormatError, match="tiny.pkl.*claim"):
+        generator_from_state(G.arch, state, {}, "tiny.pkl")
+    state[key] = G.state_dict()[key].clone()
+    assert generator_from_state(G.arch, state, {}, "tiny.pkl").fingerprint() == G.fingerprint()
+
+
+def test_values_of_the_wrong_kind_give_a_format_error_naming_the_file(G, tmp_path):
+    from stylegan_fixtures import rosinality_state_dict
+
+    sd = rosinality_state_dict(G)
+    sd["input.input"] = "a string where a tensor belongs"
+    path = tmp_path / "odd.pt"
+    torch.save({"g_ema": sd}, path)
+    with pytest.raises(ModelFormatError, match="odd.pt.*unexpected kind"):
+        load_generator(path)

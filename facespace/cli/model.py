@@ -92,6 +92,8 @@ def run_sample(args) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".npy", ".png"):
         raise FaceSpaceError(f"--out {out} must end in .npy (raw generator output) or .png (images)")
+    if args.batch < 1:
+        raise FaceSpaceError(f"--batch must be at least 1, got {args.batch}")
     rt = PlainRuntime(args.device)
     G = load_generator(args.model)
     if args.latent:
@@ -111,19 +113,21 @@ def run_sample(args) -> int:
     device = rt.device()
     chunks = []
     progress = rt.progress(n, "sample")
-    with torch.no_grad():
-        for start in range(0, n, args.batch):
-            rt.check_cancel()
-            x = lat[start:start + args.batch].to(device)
-            if kind == "z":
-                ws = module.mapping(x, psi=args.psi, cutoff=args.cutoff)
-            elif kind == "w":
-                ws = x.unsqueeze(1).repeat(1, G.num_ws, 1)
-            else:
-                ws = x
-            chunks.append(module.synthesis(ws, noise_mode=args.noise).float().cpu())
-            progress.update(x.shape[0])
-    progress.close()
+    try:
+        with torch.no_grad():
+            for start in range(0, n, args.batch):
+                rt.check_cancel()
+                x = lat[start:start + args.batch].to(device)
+                if kind == "z":
+                    ws = module.mapping(x, psi=args.psi, cutoff=args.cutoff)
+                elif kind == "w":
+                    ws = x.unsqueeze(1).repeat(1, G.num_ws, 1)
+                else:
+                    ws = x
+                chunks.append(module.synthesis(ws, noise_mode=args.noise).float().cpu())
+                progress.update(x.shape[0])
+    finally:
+        progress.close()
     images = torch.cat(chunks)
     if suffix == ".npy":
         with atomic_path(out, args.overwrite) as tmp:

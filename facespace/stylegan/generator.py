@@ -21,6 +21,9 @@ from .stylegan2 import SynthesisNetwork2
 
 FAMILIES = ("stylegan1", "stylegan2")
 NOISE_MODES = ("const", "random", "none")
+MAX_RESOLUTION = 2 ** 14  # bounds on what a file's arch may ask for, far above any released StyleGAN
+MAX_MAPPING_LAYERS = 64
+MAX_FILTER_TAPS = 8
 
 
 def default_channels(resolution: int, channel_base: int, channel_max: int) -> dict[int, int]:
@@ -36,6 +39,8 @@ def normalize_arch(arch: dict) -> dict:
     res = int(a.get("resolution", 0))
     if res < 4 or res & (res - 1):
         raise ModelFormatError(f"generator resolution {res} is not a power of two >= 4")
+    if res > MAX_RESOLUTION:
+        raise ModelFormatError(f"generator resolution {res} is above {MAX_RESOLUTION}")
     a["resolution"] = res
     a.setdefault("z_dim", 512)
     a.setdefault("w_dim", 512)
@@ -43,6 +48,8 @@ def normalize_arch(arch: dict) -> dict:
     a.setdefault("mapping_layers", 8)
     a.setdefault("mapping_hidden", a["w_dim"])
     a.setdefault("mapping_lr_mul", 0.01)
+    if not 1 <= int(a["mapping_layers"]) <= MAX_MAPPING_LAYERS:
+        raise ModelFormatError(f"generator has {a['mapping_layers']} mapping layers; expected 1 to {MAX_MAPPING_LAYERS}")
     if "channels" not in a:
         base = a.pop("channel_base", 8192 if family == "stylegan1" else 32768)
         cmax = a.pop("channel_max", 512)
@@ -54,12 +61,22 @@ def normalize_arch(arch: dict) -> dict:
     missing = [r for r in default_channels(res, 1, 1) if str(r) not in a["channels"]]
     if missing:
         raise ModelFormatError(f"generator arch lacks channel counts for resolutions {missing}")
+    sizes = {k: a[k] for k in ("z_dim", "w_dim", "img_channels", "mapping_hidden")}
+    sizes.update({f"channels at {r}": c for r, c in a["channels"].items()})
+    bad = {k: v for k, v in sizes.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
+    if bad:
+        raise ModelFormatError(f"generator sizes {bad} are not whole numbers of at least 1")
     if family == "stylegan2":
         a.setdefault("conv_clamp", None)
         a.setdefault("resample_filter", [1, 3, 3, 1])
     else:
         a.setdefault("blur_filter", [1, 2, 1])
         a.setdefault("fused_min_res", 128)
+    key = "resample_filter" if family == "stylegan2" else "blur_filter"
+    taps = a[key]
+    if (not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= MAX_FILTER_TAPS
+            or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in taps)):
+        raise ModelFormatError(f"generator {key} {taps!r:.60} is not a list of 1 to {MAX_FILTER_TAPS} numbers")
     return a
 
 
@@ -163,3 +180,10 @@ class Generator(nn.Module):
 
 def build_generator(arch: dict) -> Generator:
     return Generator(arch)
+
+
+def state_shapes(arch: dict) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor `build_generator(arch)` holds, worked out without allocating any:
+    a file's arch can be checked against its tensors before weights of that size are made."""
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in Generator(arch).state_dict().items()}

@@ -65,20 +65,29 @@ def load_generator(path: str | os.PathLike) -> Generator:
 
 def _load(path: Path) -> Generator:
     kind = detect_format(path)
+    try:
+        G = _convert(path, kind)
+    except ModelFormatError:
+        raise
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:  # data of the wrong kind
+        raise ModelFormatError(f"{path.name} holds data of an unexpected kind ({type(exc).__name__}: {exc}); "
+                               f"expected {EXPECTED}") from None
+    G.provenance.setdefault("file", path.name)
+    G.fingerprint()  # hashed once here, while the weights are as read; later moves keep it
+    return G.eval().requires_grad_(False)
+
+
+def _convert(path: Path, kind: str) -> Generator:
     if kind == "safetensors":
         from .native import load_native
 
         with open(path, "rb") as f:
             head = f.read(16)
-        G = load_native(path, _safetensors_header(path, head))
-    elif kind == "torch-zip":
+        return load_native(path, _safetensors_header(path, head))
+    if kind == "torch-zip":
         from .formats.rosinality import convert_rosinality, read_torch_file
 
-        G = convert_rosinality(read_torch_file(path), path.name)
-    else:
-        from .formats.pickles import load_pickle
+        return convert_rosinality(read_torch_file(path), path.name)
+    from .formats.pickles import load_pickle
 
-        G = load_pickle(path)
-    G.provenance.setdefault("file", path.name)
-    G.fingerprint()  # hashed once here, while the weights are as read; later moves keep it
-    return G.eval().requires_grad_(False)
+    return load_pickle(path)

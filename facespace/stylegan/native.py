@@ -10,7 +10,8 @@ from safetensors.torch import load_file, save_file
 
 from ..errors import ModelFormatError
 from ..fileio import atomic_path
-from .generator import Generator, build_generator
+from .formats.common import generator_from_state
+from .generator import Generator
 
 FORMAT_TAG = "facespace.stylegan"
 FORMAT_VERSION = "1"
@@ -43,22 +44,10 @@ def load_native(path: Path, header: dict) -> Generator:
         provenance = json.loads(meta.get("provenance", "{}"))
     except (KeyError, json.JSONDecodeError) as exc:
         raise ModelFormatError(f"{path.name}: generator metadata is damaged ({exc})") from None
-    G = build_generator(arch)
     try:
         state = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for damaged data
         raise ModelFormatError(f"{path.name}: cannot read the tensors ({exc})") from None
-    expected = G.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        raise ModelFormatError(f"{path.name}: tensors do not match its arch "
-                               f"(missing {missing[:5]}, unexpected {extra[:5]})")
-    for k, v in state.items():
-        if tuple(v.shape) != tuple(expected[k].shape):
-            raise ModelFormatError(f"{path.name}: tensor {k} has shape {tuple(v.shape)}, "
-                                   f"expected {tuple(expected[k].shape)}")
-    G.load_state_dict(state)
-    G.provenance = provenance
-    G.provenance.setdefault("file", path.name)
-    return G.eval().requires_grad_(False)
+    if not isinstance(provenance, dict):
+        raise ModelFormatError(f"{path.name}: generator provenance is {type(provenance).__name__}; expected a dict")
+    return generator_from_state(arch, state, provenance, path.name)

@@ -47,6 +47,9 @@ class PersistentObject:
             raise ModelFormatError("persistent object metadata is not a dict")
         self.meta = meta
 
+    def __setstate__(self, state):  # real persistent objects carry all their state in `meta`
+        raise ModelFormatError("a persistent network is given extra state; expected its metadata only")
+
     @property
     def class_name(self) -> str:
         return str(self.meta.get("class_name", ""))
@@ -65,9 +68,7 @@ class PersistentObject:
                 if isinstance(t, torch.Tensor) and name not in (s.get("_non_persistent_buffers_set") or ()):
                     out[prefix + name] = t.detach()
         for name, child in (s.get("_modules") or {}).items():
-            if isinstance(child, PersistentObject):
-                out.update(child.tensors(prefix + name + "."))
-            elif isinstance(child, PlainModule):
+            if isinstance(child, PersistentObject):  # PlainModule included
                 out.update(child.tensors(prefix + name + "."))
         return out
 
@@ -88,6 +89,38 @@ class EasyDict(dict):
     def __setstate__(self, state):
         if isinstance(state, dict):
             self.update(state)
+
+
+class TypeName:
+    """A class the file names as data only (the type argument of a rebuild function); never built."""
+
+    def __new__(cls, *args, **kwargs):
+        raise ModelFormatError(f"the pickle tries to construct {cls.__doc__} directly; expected it only as the "
+                               "type argument of a tensor or array rebuild")
+
+
+def _type_name(qualname: str) -> type:
+    return type(qualname, (TypeName,), {"__doc__": qualname})
+
+
+TENSOR_TYPE, PARAMETER_TYPE, NDARRAY_TYPE = (_type_name(n) for n in ("torch.Tensor", "torch.nn.Parameter",
+                                                                      "numpy.ndarray"))
+
+
+def _reconstruct_ndarray(subtype, shape, dtype):
+    """numpy's pickled arrays start as an empty `ndarray` of shape (0,); the data arrive with their state,
+    whose size numpy checks against the bytes given. Any other start could allocate at will."""
+    if subtype is not NDARRAY_TYPE or tuple(shape) != (0,):
+        raise ModelFormatError(f"the pickle asks numpy for a {getattr(subtype, '__name__', subtype)} of shape "
+                               f"{shape!r}; expected an array pickled by numpy")
+    return _MA._reconstruct(np.ndarray, (0,), dtype)
+
+
+class PlainOrderedDict(collections.OrderedDict):
+    """collections.OrderedDict without instance attributes (a BUILD could otherwise shadow its methods)."""
+
+    def __setstate__(self, state):
+        raise ModelFormatError("an OrderedDict is given attributes; expected items only")
 
 
 def _load_storage_from_bytes(b: bytes):
@@ -133,17 +166,17 @@ ALLOWED = {
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-    ("torch", "Tensor"): torch.Tensor,
-    ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+    ("torch", "Tensor"): TENSOR_TYPE,
+    ("torch.nn.parameter", "Parameter"): PARAMETER_TYPE,
     ("torch.storage", "_load_from_bytes"): _load_storage_from_bytes,
-    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "OrderedDict"): PlainOrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("numpy.core.multiarray", "_reconstruct"): _MA._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _MA._reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_ndarray,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_ndarray,
     ("numpy.core.multiarray", "scalar"): _MA.scalar,
     ("numpy._core.multiarray", "scalar"): _MA.scalar,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): NDARRAY_TYPE,
     ("numpy", "dtype"): np.dtype,
 }
 # Harmless torch.nn containers that ADA-PyTorch networks may hold as plain (non-persistent) children.
@@ -222,8 +255,10 @@ def safe_load_pickle(path: Path):
     try:
         with open(path, "rb") as f:
             return RestrictedUnpickler(f, path.name).load()
-    except ModelFormatError:
-        raise
+    except ModelFormatError as exc:
+        if path.name in str(exc):
+            raise
+        raise type(exc)(f"{path.name}: {exc}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             RuntimeError, UnicodeDecodeError, MemoryError, OverflowError) as exc:
         raise ModelFormatError(f"{path.name} is a damaged or truncated pickle ({type(exc).__name__}: {exc}); "

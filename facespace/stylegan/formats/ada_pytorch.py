@@ -65,6 +65,5 @@ def convert_ada(g: PersistentObject, source: str):
         "conv_clamp": None if syn_kw.get("conv_clamp") is None else float(syn_kw["conv_clamp"]),
         "resample_filter": list(syn_kw.get("resample_filter", [1, 3, 3, 1])),
     }
-    state.setdefault("w_avg", tensors.get("mapping.w_avg"))
     prov = {"format": "stylegan2-ada-pytorch", "class_name": g.class_name}
     return generator_from_state(arch, state, prov, source)
