@@ -2,7 +2,7 @@
 
 With a generator file and a folder of photos it runs on them (photos that are not square crops of
 one size are aligned first). Without them it runs a self-check that needs nothing on disk: a small
-built-in random generator and six "faces" it renders itself from random W+ codes. Those are
+built-in random generator and six "faces" it renders itself from random latent codes. Those are
 coloured textures, not real faces; the self-check shows that every stage works end to end.
 """
 from __future__ import annotations
@@ -128,9 +128,9 @@ def _self_check_inputs(rt: Runtime, count: int = SELF_CHECK_FACES):
     G = tiny_generator(resolution=SELF_CHECK_RESOLUTION, seed=SELF_CHECK_SEED)
     stylegan = StyleGAN(G, psi=0.7, name="built-in self-check generator")
     gen = torch.Generator().manual_seed(SELF_CHECK_SEED)
-    # Random W+: every layer its own truncated w, so the "faces" differ at every scale.
-    z = torch.randn(count * G.num_ws, G.z_dim, generator=gen)
-    w = stylegan.mapping(z, rt)[:, 0].reshape(count, G.num_ws, G.w_dim)
+    # Pictures the generator makes the usual way (z -> truncated w), as real aligned faces sit near its W space.
+    z = torch.randn(count, G.z_dim, generator=gen)
+    w = stylegan.mapping(z, rt)
     images = stylegan.render(w, runtime=rt)
     return stylegan, images, SELF_CHECK_NAMES[:count]
 
@@ -228,7 +228,7 @@ def _readme(result: DemoResult, model, faces, aligned: bool, settings, fs) -> st
             "SELF-CHECK, NOT REAL FACES.",
             "No generator and photos were given, so this run used a small built-in random generator",
             f"(tiny_generator, seed {SELF_CHECK_SEED}, {SELF_CHECK_RESOLUTION} px) and {len(result.names)} "
-            "pictures it rendered itself from random W+ codes.",
+            "pictures it rendered itself from random latent codes.",
             "They are coloured textures, not faces. The run shows that every stage works end to end:",
             "training a FaceSpace, blending with weight charts, morphing, saving.",
             "For real faces: python -m facespace demo --out DIR --model STYLEGAN_FILE --faces PHOTO_FOLDER",
