@@ -94,3 +94,24 @@ def test_morph_to_mp4_without_encoder_says_what_to_do(files, tmp_path, capsys, m
     code, _, err = run(["morph", d / "fs.safetensors", "--model", d / "g.safetensors", "--out", tmp_path / "m.mp4"],
                        capsys)
     assert code == 2 and ".gif" in err and "ffmpeg" in err and not (tmp_path / "m.mp4").exists()
+
+
+def test_blend_finds_the_generator_the_facespace_was_trained_from(tmp_path, capsys):
+    from facespace.stylegan import StyleGAN, load_generator
+    from facespace.train import TrainSettings, train_facespace
+
+    save_generator(tiny_generator(resolution=16, seed=3), tmp_path / "g.safetensors")
+    stylegan = StyleGAN(load_generator(tmp_path / "g.safetensors"))
+    faces = stylegan.render(stylegan.mapping(torch.randn(2, stylegan.generator.z_dim)))
+    fs = train_facespace(stylegan, faces, ["anna", "bea"], TrainSettings(steps=3, init_candidates=0))
+    save_facespace(fs, tmp_path / "fs.safetensors")
+
+    code, out, err = run(["blend", tmp_path / "fs.safetensors", "--weights", "anna=1", "--out", tmp_path / "b.png"],
+                         capsys)
+    assert code == 0, err
+    face = torch.from_numpy(np.array(Image.open(tmp_path / "b.png"))).float() / 255
+    assert (face - stylegan.render(fs.encode(torch.tensor([[1.0, 0.0]])))[0]).abs().max() <= 1 / 255 + 1e-6
+
+    (tmp_path / "g.safetensors").rename(tmp_path / "moved.safetensors")
+    code, _, err = run(["morph", tmp_path / "fs.safetensors", "--out", tmp_path / "m.gif"], capsys)
+    assert code == 2 and "g.safetensors, which is not there now" in err and "--model" in err

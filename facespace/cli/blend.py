@@ -48,19 +48,34 @@ def register(subparsers) -> None:
 
 def _common(p) -> None:
     p.add_argument("facespace", metavar="FACESPACE", help="trained FaceSpace file (.safetensors)")
-    p.add_argument("--model", required=True,
-                   help="the StyleGAN generator file the FaceSpace was trained with (not stored in the FaceSpace)")
+    p.add_argument("--model", help="the StyleGAN generator file the FaceSpace was trained with "
+                                   "(default: the file it was trained from, as recorded in the FaceSpace)")
     p.add_argument("--batch-size", type=int, default=8, help="images rendered at once (default 8)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
-def load_for_rendering(facespace_path, model_path):
+def load_for_rendering(facespace_path, model_path=None):
     """A FaceSpace file with its generator attached (refused when it was trained for another one)."""
     from ..stylegan import StyleGAN, load_generator
     from ..train import load_facespace
 
+    model_path = model_path or recorded_generator(facespace_path)
     generator = load_generator(model_path)
     return load_facespace(facespace_path, stylegan=StyleGAN(generator, name=Path(model_path).stem))
+
+
+def recorded_generator(facespace_path) -> str:
+    """The generator file a FaceSpace was trained from, as its metadata records it (it must still be there)."""
+    from ..train import read_facespace_info
+
+    info = read_facespace_info(facespace_path)
+    recorded = info.get("generator_file") or ""
+    if not recorded or not Path(recorded).is_file():
+        where = (f"it was trained from {recorded}, which is not there now" if recorded
+                 else "it records no generator file")
+        raise FaceSpaceError(f"{facespace_path}: {where}; pass --model with the generator it was trained with "
+                             f"(fingerprint {info.get('generator_fingerprint')})")
+    return recorded
 
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

@@ -91,6 +91,7 @@ class Generator(nn.Module):
         self.resolution: int = arch["resolution"]
         self.img_channels: int = arch["img_channels"]
         self.provenance: dict = {}
+        self.source_path: str = ""  # the file it was loaded from, if any
         channels = {int(k): v for k, v in arch["channels"].items()}
         self.mapping_network = MappingNetwork(self.z_dim, self.w_dim, arch["mapping_layers"], arch["mapping_hidden"],
                                               arch["mapping_lr_mul"], style=self.family)

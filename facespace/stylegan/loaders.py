@@ -73,6 +73,7 @@ def _load(path: Path) -> Generator:
         raise ModelFormatError(f"{path.name} holds data of an unexpected kind ({type(exc).__name__}: {exc}); "
                                f"expected {EXPECTED}") from None
     G.provenance.setdefault("file", path.name)
+    G.source_path = str(path.resolve())  # where it was read from (kept in memory only, never written into files)
     G.fingerprint()  # hashed once here, while the weights are as read; later moves keep it
     return G.eval().requires_grad_(False)
 

@@ -67,6 +67,7 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
         "noise_mode": noise_mode,
         "device": str(device),
         "generator_name": getattr(stylegan, "name", "") or "",
+        "generator_file": getattr(G, "source_path", "") or "",  # lets blend/morph find it without --model
     }
     return FaceSpace(names, encoder.cpu().float(), settings.encoder, table.detach().float().cpu(), G.resolution,
                      G.fingerprint(), metadata, stylegan=stylegan if hasattr(stylegan, "generator") else None)
