@@ -87,3 +87,20 @@ def test_faces_used_as_given_get_unique_names_and_square_crops(tmp_path):
     (faces / "broken.png").write_bytes(b"not a picture")
     with pytest.raises(FaceSpaceError, match="broken.png"):
         load_faces(faces, 16, align="auto")
+
+
+def test_demo_aligns_real_photos_before_training(tmp_path, capsys, one_thread, data_dir):
+    pytest.importorskip("dlib")
+    save_generator(tiny_generator(resolution=32, seed=3), tmp_path / "g.safetensors")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("astronaut.png", "grace_hopper.jpg"):  # different sizes: the demo must align them first
+        (photos / name).write_bytes((data_dir / name).read_bytes())
+    out = tmp_path / "out"
+    code = main(["--device", "cpu", "demo", "--out", str(out), "--model", str(tmp_path / "g.safetensors"),
+                 "--faces", str(photos), "--steps", "5"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert f"2 faces from {photos} (aligned)" in printed.out
+    fs = load_facespace(out / "facespace.safetensors", stylegan=StyleGAN(load_generator(tmp_path / "g.safetensors")))
+    assert fs.names == ["astronaut", "grace_hopper"]
