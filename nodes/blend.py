@@ -27,7 +27,7 @@ class FaceSpaceBlendWeights:
                      "'random' = random weights of their own.")
         return {
             "required": {
-                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (its generator attached)."}),
+                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (bound to its generator)."}),
                 "weights": ("STRING", {"multiline": True, "default": "", "tooltip": WEIGHTS_HELP}),
                 "mode": (["weights", "random"], {"default": "weights", "tooltip":
                          "weights: blend by the weights text. random: `count` random blends from `seed` "

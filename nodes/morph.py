@@ -17,7 +17,7 @@ class FaceSpaceMorphSequence:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (its generator attached)."}),
+                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (bound to its generator)."}),
                 "order": ("STRING", {"multiline": False, "default": "", "tooltip":
                           "Faces to visit, by name: 'anna, bea, carla'. Empty = every face in training order."}),
                 "frames_per_transition": ("INT", {"default": 12, "min": 1, "max": 600, "tooltip":

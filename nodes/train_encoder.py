@@ -1,7 +1,6 @@
 """TrainFaceSpaceEncoder: aligned faces + a generator -> FACESPACE (optionally saved to models/facespace)."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections import OrderedDict
@@ -9,7 +8,7 @@ from collections import OrderedDict
 import torch
 
 from facespace.errors import FaceSpaceError
-from facespace.train import TrainSettings, attach_stylegan, read_facespace_info, save_facespace, train_facespace
+from facespace.train import TrainSettings, read_facespace_info, save_facespace, train_facespace
 from facespace.train.inputs import training_names
 
 from .comfy import runtime, save_dir
@@ -113,7 +112,7 @@ class FaceSpaceTrainEncoder:
 
     RETURN_TYPES = ("FACESPACE",)
     RETURN_NAMES = ("facespace",)
-    OUTPUT_TOOLTIPS = ("The trained FaceSpace (encoder + per-face W+), with its generator attached.",)
+    OUTPUT_TOOLTIPS = ("The trained FaceSpace (encoder + per-face W+), bound to its generator.",)
     FUNCTION = "train"
     CATEGORY = "FaceSpace"
     DESCRIPTION = ("Learn a FaceSpace: one code per training face mapped onto W+ so the generator reproduces "
@@ -129,14 +128,12 @@ class FaceSpaceTrainEncoder:
         entry = _CACHE.get(key)
         if entry is None:
             fs = train_facespace(stylegan, images, names, settings, runtime=runtime())
-            fs.stylegan = None  # the cache must not keep generators alive
-            entry = {"facespace": fs, "saved": set()}
+            entry = {"facespace": fs.bound_to(None), "saved": set()}  # the cache must not keep generators alive
             _CACHE[key] = entry
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
         _CACHE.move_to_end(key)
-        fs = copy.copy(entry["facespace"])
-        attach_stylegan(fs, stylegan)
+        fs = entry["facespace"].bound_to(stylegan)
         if save_name and save_name.strip():
             path = facespace_file_path(save_dir("facespace"), save_name)
             if str(path) not in entry["saved"] or not _same_training(path, fs):

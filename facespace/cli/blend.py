@@ -55,9 +55,9 @@ def _common(p) -> None:
 
 
 def load_for_rendering(facespace_path, model_path=None):
-    """A FaceSpace file with its generator attached (refused when it was trained for another one)."""
+    """A FaceSpace file bound to its generator (refused when it was trained for another one)."""
     from ..stylegan import StyleGAN, load_generator
-    from ..train import load_facespace
+    from ..space import load_facespace
 
     model_path = model_path or recorded_generator(facespace_path)
     generator = load_generator(model_path)
@@ -66,7 +66,7 @@ def load_for_rendering(facespace_path, model_path=None):
 
 def recorded_generator(facespace_path) -> str:
     """The generator file a FaceSpace was trained from, as its metadata records it (it must still be there)."""
-    from ..train import read_facespace_info
+    from ..space import read_facespace_info
 
     info = read_facespace_info(facespace_path)
     recorded = info.get("generator_file") or ""
