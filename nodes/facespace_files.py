@@ -13,16 +13,16 @@ from .file_cache import FileCache
 _LOADED = FileCache(load_facespace, size=4)
 
 
-def facespace_file_path(folder: Path, name: str) -> Path:
-    """models/facespace/<name>.safetensors; the name may hold sub-folders but never leave the folder."""
+def facespace_file_path(folder: Path, name: str, what: str = "FaceSpace") -> Path:
+    """<folder>/<name>.safetensors; the name may hold sub-folders but never leave the folder."""
     name = str(name).strip()
     if not name:
-        raise FaceSpaceError("give the FaceSpace a file name")
+        raise FaceSpaceError(f"give the {what} a file name")
     if not name.lower().endswith(".safetensors"):
         name += ".safetensors"
     parts = re.split(r"[\\/]+", name)
     if any(p in ("", ".", "..") for p in parts) or Path(name).is_absolute():
-        raise FaceSpaceError(f"FaceSpace file name {name!r} must be a plain name inside models/facespace")
+        raise FaceSpaceError(f"{what} file name {name!r} must be a plain name inside {folder}")
     return Path(folder).joinpath(*parts)
 
 

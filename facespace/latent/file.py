@@ -1,8 +1,9 @@
 """Latent files: .safetensors with the W+ codes, the generator fingerprint and the labels; .npy read too.
 
 Tensor `wplus` [N,num_ws,w_dim] float32. Header metadata (strings): `format` = "facespace.latent",
-`format_version`, and `latent`, a JSON object with generator_fingerprint, labels, num_ws, w_dim, count and
-weights (per item the FaceSpace blend that made it, or null).
+`format_version`, and `latent`, a JSON object with generator_fingerprint, labels, num_ws, w_dim, count,
+weights (per item the FaceSpace blend that made it, or null) and generator_file (where the generator was
+loaded from, or '').
 A .npy holds W+ only ([N,num_ws,w_dim], or one [num_ws,w_dim]); its shape is checked against the generator
 it is loaded for, and it takes that generator's fingerprint.
 """
@@ -33,7 +34,8 @@ def save_latent(latent: Latent, path: str | os.PathLike, overwrite: bool = False
         raise FaceSpaceError(f"latent file {path} must end in .safetensors")
     check_writable(path, overwrite)
     info = {"generator_fingerprint": latent.generator_fingerprint, "labels": list(latent.labels),
-            "num_ws": latent.num_ws, "w_dim": latent.w_dim, "count": len(latent), "weights": list(latent.weights)}
+            "num_ws": latent.num_ws, "w_dim": latent.w_dim, "count": len(latent), "weights": list(latent.weights),
+            "generator_file": latent.generator_file}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "latent": json.dumps(info)}
     with atomic_path(path, overwrite) as tmp:
         save_file({"wplus": latent.wplus.contiguous()}, str(tmp), metadata=header)
@@ -84,6 +86,7 @@ def _read_safetensors(path: Path) -> Latent:
         labels, weights = info["labels"], info.get("weights") or []
         sizes = (int(info["count"]), int(info["num_ws"]), int(info["w_dim"]))
         fingerprint = str(info["generator_fingerprint"])
+        generator_file = str(info.get("generator_file") or "")
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path} is a damaged latent file: bad metadata ({exc})") from None
     if tuple(wplus.shape) != sizes or wplus.dtype != torch.float32:
@@ -93,7 +96,7 @@ def _read_safetensors(path: Path) -> Latent:
             w is not None and not isinstance(w, dict) for w in weights):
         raise ModelFormatError(f"{path} is a damaged latent file: labels and weights must be lists")
     try:
-        return Latent(wplus, fingerprint, tuple(labels), tuple(weights))
+        return Latent(wplus, fingerprint, tuple(labels), tuple(weights), generator_file)
     except FaceSpaceError as exc:
         raise ModelFormatError(f"{path} is a damaged latent file: {exc}") from None
 
@@ -114,4 +117,5 @@ def _read_npy(path: Path, stylegan) -> Latent:
         raise FaceSpaceError(f"W+ codes in {path} must be finite floats, got dtype {arr.dtype}")
     n = arr.shape[0]
     labels = [path.stem] if n == 1 else [f"{path.stem}_{i}" for i in range(n)]
-    return Latent(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), G.fingerprint(), tuple(labels))
+    return Latent(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), G.fingerprint(), tuple(labels),
+                  generator_file=G.source_path)

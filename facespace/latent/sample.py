@@ -24,7 +24,7 @@ def random_latent(stylegan, seed: int = 0, count: int = 1, psi: float | None = N
         ws = stylegan.mapping(z, runtime)
     else:
         ws = type(stylegan)(G, psi=psi, cutoff=cutoff).mapping(z, runtime)
-    return Latent(ws, G.fingerprint(), tuple(f"seed {s}" for s in seeds))
+    return Latent(ws, G.fingerprint(), tuple(f"seed {s}" for s in seeds), generator_file=G.source_path)
 
 
 def blend_latent(facespace: FaceSpace, plan: BlendPlan) -> Latent:
@@ -37,7 +37,7 @@ def blend_latent(facespace: FaceSpace, plan: BlendPlan) -> Latent:
         records.append({"names": info["names"], "weights": info["weights"][i], "groups": groups,
                         "normalized": info["normalized"]})
     labels = [f"blend {i + 1}" for i in range(ws.shape[0])] if ws.shape[0] > 1 else ["blend"]
-    return Latent(ws, facespace.generator_fingerprint, tuple(labels), tuple(records))
+    return Latent(ws, facespace.generator_fingerprint, tuple(labels), tuple(records), _generator_file(facespace))
 
 
 def face_latent(facespace: FaceSpace) -> Latent:
@@ -46,4 +46,10 @@ def face_latent(facespace: FaceSpace) -> Latent:
     n = len(facespace.names)
     records = [{"names": list(facespace.names), "weights": [float(i == j) for j in range(n)], "groups": {},
                 "normalized": True} for i in range(n)]
-    return Latent(ws, facespace.generator_fingerprint, tuple(facespace.names), tuple(records))
+    return Latent(ws, facespace.generator_fingerprint, tuple(facespace.names), tuple(records),
+                  _generator_file(facespace))
+
+
+def _generator_file(facespace: FaceSpace) -> str:
+    G = getattr(facespace.stylegan, "generator", None)
+    return (G.source_path if G is not None else "") or str(facespace.metadata.get("generator_file") or "")

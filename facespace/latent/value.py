@@ -15,6 +15,7 @@ class Latent:
     """W+ codes [N,num_ws,w_dim] float32 on the CPU, the fingerprint of their generator and one label each.
 
     weights: per item, the FaceSpace blend that made it ({'names', 'weights', 'groups'}), or None.
+    generator_file: where the generator was loaded from, when known (lets the CLI find it without --model).
     Values are never changed in place: every operation returns a new Latent.
     """
 
@@ -22,6 +23,7 @@ class Latent:
     generator_fingerprint: str
     labels: tuple[str, ...]
     weights: tuple[dict | None, ...] = field(default=())
+    generator_file: str = ""
 
     def __post_init__(self):
         ws = torch.as_tensor(self.wplus).detach()
@@ -39,6 +41,7 @@ class Latent:
             raise FaceSpaceError(f"{len(weights)} blend records for a latent batch of {ws.shape[0]}")
         object.__setattr__(self, "weights", weights)
         object.__setattr__(self, "generator_fingerprint", str(self.generator_fingerprint))
+        object.__setattr__(self, "generator_file", str(self.generator_file or ""))
 
     def __len__(self) -> int:
         return self.wplus.shape[0]
@@ -57,7 +60,7 @@ class Latent:
 
     def replace(self, wplus: torch.Tensor, labels: Sequence[str], weights: Sequence[dict | None] = ()) -> "Latent":
         """A new latent for the same generator."""
-        return Latent(wplus, self.generator_fingerprint, tuple(labels), tuple(weights))
+        return Latent(wplus, self.generator_fingerprint, tuple(labels), tuple(weights), self.generator_file)
 
     def select(self, indices: Sequence[int]) -> "Latent":
         idx = [int(i) for i in indices]
@@ -65,7 +68,7 @@ class Latent:
         if bad:
             raise FaceSpaceError(f"latent index {bad[0]} is outside 0..{len(self) - 1}")
         return Latent(self.wplus[idx], self.generator_fingerprint, tuple(self.labels[i] for i in idx),
-                      tuple(self.weights[i] for i in idx))
+                      tuple(self.weights[i] for i in idx), self.generator_file)
 
     def check_generator(self, stylegan, allow_mismatch: bool = False, source: str = "this latent") -> None:
         """Refuse a generator these codes were not made for (unless `allow_mismatch`); other W+ shapes always."""
@@ -75,7 +78,7 @@ class Latent:
         """The same codes stamped with `stylegan`'s fingerprint (checked first: a mismatch only when allowed)."""
         self.check_generator(stylegan, allow_mismatch, source)
         G = getattr(stylegan, "generator", stylegan)
-        return Latent(self.wplus, G.fingerprint(), self.labels, self.weights)
+        return Latent(self.wplus, G.fingerprint(), self.labels, self.weights, G.source_path or self.generator_file)
 
     def render(self, stylegan, runtime=None, batch_size: int = 8, allow_mismatch: bool = False,
                desc: str = "") -> torch.Tensor:
@@ -92,7 +95,7 @@ def concat(latents: Sequence[Latent]) -> Latent:
     check_same_generator(latents)
     return Latent(torch.cat([lat.wplus for lat in latents]), latents[0].generator_fingerprint,
                   tuple(label for lat in latents for label in lat.labels),
-                  tuple(w for lat in latents for w in lat.weights))
+                  tuple(w for lat in latents for w in lat.weights), latents[0].generator_file)
 
 
 def check_same_generator(latents: Sequence[Latent], what: str = "latents") -> None:
