@@ -62,6 +62,18 @@ def load_latent(path: str | os.PathLike, stylegan=None, allow_mismatch: bool = F
     return latent
 
 
+def is_latent_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is a latent file (a .npy, or a .safetensors whose header says so), without reading tensors."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        return True
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format") == FORMAT
+    except Exception:  # not a safetensors file at all
+        return False
+
+
 def _read_safetensors(path: Path) -> Latent:
     try:
         with safe_open(str(path), framework="pt") as f:
