@@ -4,6 +4,7 @@ import importlib
 # Along the user's path: load -> align -> train -> blend -> morph; latents; then the browser's face-names route.
 NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "facespace_files", "blend", "morph",
                 "latent_random",
+                "latent_project",
                 "latent_mix",
                 "latent_edit",
                 "latent_render",
