@@ -7,6 +7,7 @@ NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "face
                 "latent_project",
                 "latent_mix",
                 "latent_edit",
+                "latent_join",
                 "latent_render",
                 "latent_files",
                 "routes")

@@ -102,9 +102,9 @@ def test_blend_latent_out_is_a_latent_for_every_command(files, tmp_path, capsys)
     code, out, err = run(["morph", tmp_path / "styled.safetensors", "--model", d / "g.safetensors", "--frames", 3,
                           "--out", tmp_path / "frames"], capsys)
     assert code == 2 and "at least two" in err
-    from facespace.latent import concat
-
-    save_latent(concat([lat, load_latent(tmp_path / "styled.safetensors")]), tmp_path / "keys.safetensors")
+    code, out, err = run(["join", tmp_path / "b.safetensors", tmp_path / "styled.safetensors", "--out",
+                          tmp_path / "keys.safetensors"], capsys)
+    assert code == 0 and "2 W+ codes (blend, blend+seed 20)" in out, err
     code, out, err = run(["morph", tmp_path / "keys.safetensors", "--model", d / "g.safetensors", "--frames", 3,
                           "--out", tmp_path / "frames"], capsys)
     assert code == 0, err

@@ -10,7 +10,9 @@ from node_util import defaults
 from nodes.blend import FaceSpaceBlendWeights
 from nodes.latent_edit import FaceSpaceEditLatent
 from nodes.latent_files import FaceSpaceLoadLatent, FaceSpaceSaveLatent
+from nodes.latent_join import FaceSpaceJoinLatents
 from nodes.latent_mix import FaceSpaceMixLatents
+from nodes.latent_project import FaceSpaceProjectImage
 from nodes.latent_random import FaceSpaceRandomLatent
 from nodes.latent_render import FaceSpaceRenderLatent
 from nodes.morph import FaceSpaceMorphSequence
@@ -18,7 +20,7 @@ from nodes.sample import FaceSpaceSampleStyleGAN
 from test_blend import make_rendering_facespace
 
 LATENT_NODES = (FaceSpaceRandomLatent, FaceSpaceMixLatents, FaceSpaceEditLatent, FaceSpaceRenderLatent,
-                FaceSpaceSaveLatent, FaceSpaceLoadLatent)
+                FaceSpaceSaveLatent, FaceSpaceLoadLatent, FaceSpaceJoinLatents, FaceSpaceProjectImage)
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +119,11 @@ def test_latent_morph_endpoints_are_the_keyframes_renders(fs, stylegan):
     (face,) = call(FaceSpaceRandomLatent, stylegan=stylegan, seed=3)
     (style,) = call(FaceSpaceRandomLatent, stylegan=stylegan, seed=30)
     (styled,) = call(FaceSpaceMixLatents, latent_1=face, latent_2=style)
-    from facespace.latent import concat
-
-    keys = concat([face, styled])
+    (keys,) = call(FaceSpaceJoinLatents, latent_1=face, latent_2=styled)
+    assert keys.labels == ("seed 3", "seed 3+seed 30") and torch.equal(keys.wplus[1], styled.wplus[0])
+    other = StyleGAN(tiny_generator(resolution=32, seed=9))
+    with pytest.raises(FaceSpaceError, match="made for generator"):
+        call(FaceSpaceJoinLatents, latent_1=face, latent_2=call(FaceSpaceRandomLatent, stylegan=other)[0])
     (frames,) = call(FaceSpaceMorphSequence, keyframes=keys, stylegan=stylegan, frames_per_transition=5)
     ends = keys.render(stylegan)
     assert frames.shape[0] == 6

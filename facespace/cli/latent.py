@@ -1,4 +1,4 @@
-"""`random`, `render`, `mix`, `directions` and `edit`: W+ latents from the shell.
+"""`random`, `render`, `mix`, `join`, `directions` and `edit`: W+ latents from the shell.
 
 Latent files are .safetensors (W+ codes, generator fingerprint, labels); every command reads what the others
 write, and `blend --latent-out` and `project` (with a .safetensors name) write them too. A .npy of W+ codes
@@ -104,6 +104,17 @@ def run_mix(args) -> int:
     return 0
 
 
+def run_join(args) -> int:
+    from ..latent import concat, load_latent, save_latent
+
+    out = latent_target(args.out, args.overwrite)
+    stylegan = load_stylegan(args.model) if args.model else None
+    latent = concat([load_latent(p, stylegan) for p in args.latents])
+    save_latent(latent, out, args.overwrite)
+    _print_latent(latent, out)
+    return 0
+
+
 def run_directions(args) -> int:
     from ..latent import compute_directions, save_directions
 
@@ -175,6 +186,14 @@ def register(subparsers) -> None:
     p.add_argument("--model", help="generator file (needed for .npy inputs; checks the others)")
     p.add_argument("--raw", action="store_true", help="use the weights as given instead of dividing by their sum")
     p.set_defaults(run=run_mix)
+
+    p = subparsers.add_parser("join", parents=[common], help="put latent files of one generator into one batch",
+                              description="Write the codes of every LATENT, in order, to one latent file "
+                                          "(e.g. keyframes for `morph`).")
+    p.add_argument("latents", metavar="LATENT", nargs="+", help=LATENT_HELP)
+    p.add_argument("--out", required=True, help="OUT.safetensors")
+    p.add_argument("--model", help="generator file (needed for .npy inputs; checks the others)")
+    p.set_defaults(run=run_join)
 
     p = subparsers.add_parser(
         "directions", parents=[common], help="editing directions of a generator (SeFa or GANSpace)",
