@@ -51,13 +51,16 @@ def test_every_latent_node_explains_its_inputs_and_outputs():
 
 def test_random_latent_then_render_gives_sample_stylegans_faces(stylegan):
     (lat,) = call(FaceSpaceRandomLatent, stylegan=stylegan, seed=4, count=3, truncation_psi=stylegan.psi)
-    (images,) = call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat)
+    images, sheet = call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, columns=2)
+    assert sheet.shape == (1, 2 * 32 + 3 * 4, 2 * 32 + 3 * 4, 3)  # two rows of two, 4 px apart
+    assert torch.allclose(sheet[0, 4:36, 4:36], images[0], atol=1 / 255)
     (sampled,) = call(FaceSpaceSampleStyleGAN, stylegan=stylegan, seed=4, batch_size=3)
     assert images.shape == (3, 32, 32, 3) and torch.allclose(images, sampled, atol=1e-6)
     other = StyleGAN(tiny_generator(resolution=32, seed=9))
     with pytest.raises(FingerprintMismatchError):
         call(FaceSpaceRenderLatent, stylegan=other, latent=lat)
     assert call(FaceSpaceRenderLatent, stylegan=other, latent=lat, allow_mismatch=True)[0].shape == images.shape
+    assert call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat)[1].shape[1:3] == (40, 3 * 32 + 4 * 4)
 
 
 def test_mix_node_style_blend_of_a_blend_and_a_random_face(fs, stylegan):
