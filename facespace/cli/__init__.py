@@ -9,7 +9,14 @@ import sys
 from ..errors import FaceSpaceError
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
-COMMAND_MODULES = ("model", "align", "train", "blend", "demo")
+COMMAND_MODULES = (
+    "model",
+    "align",
+    "project",
+    "train",
+    "blend",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
