@@ -8,6 +8,7 @@ from collections import OrderedDict
 import torch
 
 from facespace.errors import FaceSpaceError
+from facespace.projection.report import psnr_line
 from facespace.train import TrainSettings, read_facespace_info, save_facespace, train_facespace
 from facespace.train.inputs import training_names
 
@@ -20,9 +21,13 @@ _CACHE_SIZE = 4
 
 
 def settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight, structural_weight,
-                         perceptual_weight, resolution, seed) -> TrainSettings:
-    """Node values -> TrainSettings; 0 (or -1 for the loss weights) keeps the schedule's own value."""
+                         perceptual_weight, resolution, seed, target_psnr=-1.0, seconds=0.0) -> TrainSettings:
+    """Node values -> TrainSettings; 0 (or -1 for the loss weights and the target) keeps the schedule's own value."""
     overrides = {"encoder": encoder, "seed": int(seed)}
+    if target_psnr is not None and target_psnr >= 0:
+        overrides["target_psnr"] = float(target_psnr)
+    if seconds and seconds > 0:
+        overrides["seconds"] = float(seconds)
     for key, value in (("steps", steps), ("cycles", cycles), ("lr", learning_rate), ("anneal", anneal),
                        ("resolution", resolution)):
         if value and value > 0:
@@ -68,18 +73,20 @@ class FaceSpaceTrainEncoder:
                                "annealed cycles)."}),
                 "steps": ("INT", {
                     "default": 0, "min": 0, "max": 100000,
-                    "tooltip": "Steps per cycle (epochs per cycle for the original schedule). 0 = the schedule's "
-                               "default (fast 300, original 200)."}),
+                    "tooltip": "Fast: projection steps (one pass of the faces still searching each). Original: "
+                               "epochs per cycle. 0 = the schedule's default (fast 300, original 200)."}),
                 "cycles": ("INT", {
                     "default": 0, "min": 0, "max": 20,
-                    "tooltip": "Learning-rate cycles; the rate is multiplied by the anneal factor after each. "
-                               "0 = the schedule's default (fast 1, original 2)."}),
+                    "tooltip": "Original schedule: learning-rate cycles; the rate is multiplied by the anneal "
+                               "factor after each. 0 = its default (2). The fast schedule has no cycles."}),
                 "learning_rate": ("FLOAT", {
                     "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.001,
-                    "tooltip": "Adam learning rate. 0 = the schedule's default (fast 0.05, original 0.01)."}),
+                    "tooltip": "Original schedule: Adam learning rate. 0 = its default (0.01). The fast schedule "
+                               "(L-BFGS with line searches) needs none."}),
                 "anneal": ("FLOAT", {
                     "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                    "tooltip": "Learning-rate factor from one cycle to the next. 0 = the schedule's default (0.1)."}),
+                    "tooltip": "Original schedule: learning-rate factor from one cycle to the next. 0 = its "
+                               "default (0.1)."}),
                 "pixel_weight": ("FLOAT", {
                     "default": -1.0, "min": -1.0, "max": 1e5, "step": 0.1,
                     "tooltip": "Weight of the pixel MSE. -1 = the schedule's default (fast 1, original 100)."}),
@@ -107,6 +114,15 @@ class FaceSpaceTrainEncoder:
                     "default": False,
                     "tooltip": "Replace an existing file of that name (otherwise saving to an existing name is "
                                "an error)."}),
+                "target_psnr": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 100.0, "step": 0.5,
+                    "tooltip": "A face stops once its reconstruction reaches this PSNR (dB); training ends when "
+                               "every face has. 0 = use every step. -1 = the schedule's default (fast 45, "
+                               "original 0)."}),
+                "seconds": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 86400.0, "step": 1.0,
+                    "tooltip": "Fast schedule: stop searching after this many seconds even if steps are left. "
+                               "0 = no time limit."}),
             },
         }
 
@@ -120,9 +136,9 @@ class FaceSpaceTrainEncoder:
 
     def train(self, stylegan, images, face_names="", encoder="linear", schedule="fast", steps=0, cycles=0,
               learning_rate=0.0, anneal=0.0, pixel_weight=-1.0, structural_weight=-1.0, perceptual_weight=-1.0,
-              resolution=0, seed=0, save_name="", overwrite=False):
+              resolution=0, seed=0, save_name="", overwrite=False, target_psnr=-1.0, seconds=0.0):
         settings = settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight,
-                                        structural_weight, perceptual_weight, resolution, seed)
+                                        structural_weight, perceptual_weight, resolution, seed, target_psnr, seconds)
         names = training_names(face_names, images.shape[0])
         key = training_key(stylegan, images, names, settings)
         entry = _CACHE.get(key)
@@ -139,7 +155,10 @@ class FaceSpaceTrainEncoder:
             if str(path) not in entry["saved"] or not _same_training(path, fs):
                 save_facespace(fs, path, overwrite=bool(overwrite))
                 entry["saved"].add(str(path))
-        return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
+        psnr = fs.metadata.get("psnr", {})
+        text = psnr_line(list(psnr), list(psnr.values()), fs.metadata.get("psnr_resolution", fs.resolution),
+                         fs.metadata.get("target_psnr", settings.target_psnr))
+        return {"ui": {"facespace_names": list(fs.names), "text": [text]}, "result": (fs,)}
 
 
 def _same_training(path, fs) -> bool:

@@ -136,3 +136,23 @@ def test_other_generators_and_bad_files_are_refused(files, tmp_path, capsys):
     assert code == 2 and "no ':'" in err
     code, _, err = run(["random", d / "g.safetensors", "--out", tmp_path / "r.npy"], capsys)
     assert code == 2 and ".safetensors" in err
+
+
+def test_project_writes_a_latent_file_when_the_name_says_so(files, tmp_path, capsys):
+    d, _fs, stylegan = files
+    from facespace.imageops import image_to_pil
+
+    pictures = random_latent(stylegan, 40, 2).render(stylegan)
+    paths = [tmp_path / "ann.png", tmp_path / "ann two.png"]
+    for pic, path in zip(image_to_pil(pictures), paths):
+        pic.save(path)
+    settings = ["--steps", 20, "--target-psnr", 0]
+    code, out, err = run(["project", d / "g.safetensors", *paths, "--out", tmp_path / "p.safetensors", *settings], capsys)
+    assert code == 0, err
+    latent = load_latent(tmp_path / "p.safetensors")
+    assert latent.labels == ("ann", "ann two") and latent.generator_fingerprint == stylegan.generator.fingerprint()
+    code, _, err = run(["project", d / "g.safetensors", *paths, "--out", tmp_path / "p.npy", *settings], capsys)
+    assert code == 0, err
+    assert np.array_equal(np.load(tmp_path / "p.npy"), latent.wplus.numpy())  # the same codes either way
+    code, _, err = run(["render", tmp_path / "p.safetensors", "--out", tmp_path / "p.png"], capsys)
+    assert code == 0, err

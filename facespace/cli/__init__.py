@@ -9,9 +9,15 @@ import sys
 from ..errors import FaceSpaceError
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
-COMMAND_MODULES = ("model", "align", "train", "blend",
-                   "latent",
-                   "demo")
+COMMAND_MODULES = (
+    "model",
+    "align",
+    "project",
+    "train",
+    "blend",
+    "latent",
+    "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from ..train.losses import ImageLoss, psnr
 from ..train.recorder import preview_grid
 from ..train.rendering import Renderer, one_sided, resize, working_resolution
 from .lbfgs import BatchedLBFGS
+from .report import below_target, target_note
 from .settings import ProjectionSettings
 from .starts import RestartPool, measured_w_stats
 
@@ -49,24 +50,20 @@ class ProjectionResult:
     restarts: torch.Tensor         # [N] restarts per face
     history: dict = field(default_factory=dict)  # step, loss, psnr_min, psnr_mean, phase (about 100 points)
 
+    def _names(self, names) -> list[str]:
+        return list(names) if names is not None else [f"image {i + 1}" for i in range(len(self.psnr))]
+
     def below_target(self, names=None) -> list[tuple[str, float]]:
         """(name, PSNR at the output resolution) of each face below the target."""
-        names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(self.psnr))]
-        if self.target_psnr <= 0:
-            return []
-        return [(n, float(v)) for n, v in zip(names, self.psnr) if float(v) < self.target_psnr]
+        return below_target(self._names(names), self.psnr.tolist(), self.target_psnr)
 
     def summary(self, names=None) -> str:
         """One line: worst/median PSNR at the output resolution and the faces below the target, by name."""
         v = self.psnr.float()
         text = (f"PSNR at {self.resolution} px: worst {float(v.min()):.1f} dB, median {float(v.median()):.1f} dB "
                 f"({self.steps} steps, {self.seconds:.1f} s)")
-        below = self.below_target(names)
-        if below:
-            text += f"; below the {self.target_psnr:g} dB target: " + ", ".join(f"{n} {p:.1f} dB" for n, p in below)
-        elif self.target_psnr > 0:
-            text += f"; every face reached {self.target_psnr:g} dB"
-        return text
+        note = target_note(self._names(names), self.psnr.tolist(), self.target_psnr)
+        return f"{text}; {note}" if note else text
 
 
 def project(stylegan, images: torch.Tensor, settings: ProjectionSettings | None = None,
