@@ -195,9 +195,6 @@ def keyframe_wplus(keyframes: torch.Tensor, plan: MorphPlan, facespace: FaceSpac
 
 def morph_wplus(facespace: FaceSpace, plan: MorphPlan) -> torch.Tensor:
     """W+ [frames, num_ws, w_dim] float32 of every frame of a morph through the training faces (no rendering)."""
-    n = len(facespace.names)
-    if max(plan.order) >= n or min(plan.order) < 0:
-        raise WeightsError(f"order holds a face index outside 0..{n - 1}")
     return keyframe_wplus(facespace.face_wplus(), plan, facespace)  # the faces' reconstructions
 
 

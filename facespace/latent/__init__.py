@@ -8,12 +8,12 @@ from .layers import parse_layers
 from .mix import LayerMix, group_mixes, mix_latents, parse_layer_mix, parse_layer_mixes
 from .morph import keyframe_names, latent_order, morph_latent
 from .project import FITS, project_latent, square_pictures
-from .sample import blend_latent, face_latent, random_latent
+from .sample import blend_latent, random_latent
 from .value import Latent, check_same_generator, concat
 
 __all__ = [
     "FITS", "METHODS", "LayerMix", "Latent", "blend_latent", "check_same_generator", "compute_directions", "concat",
-    "edit_latent", "face_latent", "ganspace_directions", "group_mixes", "is_latent_file", "keyframe_names", "latent_order", "morph_latent", "load_latent", "mix_latents",
+    "edit_latent", "ganspace_directions", "group_mixes", "is_latent_file", "keyframe_names", "latent_order", "morph_latent", "load_latent", "mix_latents",
     "parse_layer_mix", "parse_layer_mixes", "parse_layers", "pick_direction", "project_latent", "random_latent", "read_directions",
     "save_directions", "save_latent", "sefa_directions", "square_pictures", "sweep_latent", "sweep_strengths",
 ]

@@ -40,16 +40,6 @@ def blend_latent(facespace: FaceSpace, plan: BlendPlan) -> Latent:
     return Latent(ws, facespace.generator_fingerprint, tuple(labels), tuple(records), _generator_file(facespace))
 
 
-def face_latent(facespace: FaceSpace) -> Latent:
-    """The training faces' reconstructions as a latent, labelled by face name."""
-    ws = facespace.face_wplus()
-    n = len(facespace.names)
-    records = [{"names": list(facespace.names), "weights": [float(i == j) for j in range(n)], "groups": {},
-                "normalized": True} for i in range(n)]
-    return Latent(ws, facespace.generator_fingerprint, tuple(facespace.names), tuple(records),
-                  _generator_file(facespace))
-
-
 def _generator_file(facespace: FaceSpace) -> str:
     G = getattr(facespace.stylegan, "generator", None)
     return (G.source_path if G is not None else "") or str(facespace.metadata.get("generator_file") or "")

@@ -14,7 +14,8 @@ from ..generator_check import check_generator
 class Latent:
     """W+ codes [N,num_ws,w_dim] float32 on the CPU, the fingerprint of their generator and one label each.
 
-    weights: per item, the FaceSpace blend that made it ({'names', 'weights', 'groups'}), or None.
+    weights: per item, the FaceSpace blend that made it ({'names', 'weights', 'groups'}), or None; kept while
+    the codes are still that blend's (joined, selected, loaded), dropped by mixes and edits.
     generator_file: where the generator was loaded from, when known (lets the CLI find it without --model).
     Values are never changed in place: every operation returns a new Latent.
     """
