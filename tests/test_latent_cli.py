@@ -47,6 +47,9 @@ def test_random_then_render_png_and_raw_npy(files, tmp_path, capsys):
         assert im.width >= 64 and 32 <= im.height < im.width  # two codes side by side
     code, _, err = run(["render", tmp_path / "r.safetensors", "--out", tmp_path / "r.png"], capsys)
     assert code == 2 and "already exists" in err
+    code, _, err = run(["sample", d / "g.safetensors", "--latent", tmp_path / "r.safetensors", "--out",
+                        tmp_path / "s.npy"], capsys)
+    assert code == 0 and np.array_equal(np.load(tmp_path / "s.npy"), raw), err
 
 
 def test_mix_edit_and_directions_read_each_others_files(files, tmp_path, capsys):

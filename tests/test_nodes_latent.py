@@ -63,6 +63,21 @@ def test_random_latent_then_render_gives_sample_stylegans_faces(stylegan):
     assert call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat)[1].shape[1:3] == (40, 3 * 32 + 4 * 4)
 
 
+def test_render_node_shows_progress_and_cancels(stylegan, monkeypatch):
+    import nodes.comfy as comfy
+    from facespace.errors import Cancelled
+    from test_latent_project import Recording
+
+    (lat,) = call(FaceSpaceRandomLatent, stylegan=stylegan, count=5)
+    rt = Recording()
+    monkeypatch.setattr(comfy, "_runtime", rt)
+    call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, batch_size=2)
+    assert rt.updates == 3 and len(rt.previews) == 3  # chunks of 2, 2 and 1, each with a preview
+    monkeypatch.setattr(comfy, "_runtime", Recording(cancel_after=1))
+    with pytest.raises(Cancelled):
+        call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, batch_size=2)
+
+
 def test_mix_node_style_blend_of_a_blend_and_a_random_face(fs, stylegan):
     blend = call(FaceSpaceBlendWeights, facespace=fs, weights="anna=1")[3]
     (style,) = call(FaceSpaceRandomLatent, stylegan=stylegan, seed=50)
