@@ -36,7 +36,8 @@ class FaceSpaceEditLatent:
                              "How far to move along the (unit) direction; 0 leaves the codes as they are. "
                              "With a sweep: the strip runs from -|strength| to +|strength|."}),
                 "layers": ("STRING", {"default": "all", "tooltip":
-                           "W+ layers to move: 'all', 'A-B' (inclusive), one index, or coarse / middle / fine."}),
+                           "W+ layers to move: 'all', 'A-B' (inclusive), one index, or coarse / middle / fine. "
+                           "SeFa also finds its directions in these layers' style weights only."}),
                 "sweep_steps": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip":
                                 "1 = one edit. More = a filmstrip of that many strengths per input code."}),
             },
@@ -54,15 +55,16 @@ class FaceSpaceEditLatent:
              direction_file="", per_layer=False):
         latent.check_generator(stylegan)
         G = stylegan.generator
+        span = parse_layers(layers, latent.num_ws)
         if method == "file":
             if not str(direction_file).strip():
                 raise FaceSpaceError("method 'file' needs direction_file: a .npy of directions")
             directions = read_directions(input_path(direction_file.strip()), G.num_ws, G.w_dim, bool(per_layer))
         else:
-            directions = compute_directions(G, method, int(component) + 1, runtime=runtime())
+            directions = compute_directions(G, method, int(component) + 1, runtime=runtime(), layers=span)
         direction = pick_direction(directions, component)
-        out = sweep_latent(latent, direction, sweep_strengths(strength, sweep_steps),
-                           parse_layers(layers, latent.num_ws), name=f"{method}{component}")
+        out = sweep_latent(latent, direction, sweep_strengths(strength, sweep_steps), span,
+                           name=f"{method}{component}")
         return (out,)
 
 

@@ -99,6 +99,28 @@ def test_sefa_rows_are_the_eigenvectors_of_AtA(stylegan):
     assert np.all(np.diff(values.numpy()) <= 0)
 
 
+# The W+ layer each style affine reads, written out from the architectures.
+SG2_LAYER_OF = {"b4.conv1": 0, "b4.torgb": 1, "b8.conv0": 1, "b8.conv1": 2, "b8.torgb": 3, "b16.conv0": 3,
+                "b16.conv1": 4, "b16.torgb": 5, "b32.conv0": 5, "b32.conv1": 6, "b32.torgb": 7}
+
+
+def test_sefa_in_chosen_layers_factorises_only_their_style_weights(stylegan):
+    G = stylegan.generator
+    if G.family == "stylegan2":
+        layer_of = {f"{name}.affine": i for name, i in SG2_LAYER_OF.items()}
+    else:  # StyleGAN1: two epilogues per resolution, one W+ layer each
+        layer_of = {f"b{4 * 2 ** (i // 2)}.epi{i % 2}.style": i for i in range(G.num_ws)}
+    for layers in (range(1, 2), range(2, 4)):
+        blocks = [m.weight.detach().numpy().astype(np.float64) / np.sqrt(G.w_dim)
+                  for name, m in G.synthesis_network.named_modules() if layer_of.get(name, -1) in layers]
+        A = np.concatenate(blocks)
+        values, vectors = np.linalg.eigh(A.T @ A)
+        want = vectors[:, np.argsort(values)[::-1][:3]].T
+        rows, _ = sefa_directions(G, 3, layers)
+        assert np.allclose(np.abs((rows.double().numpy() * want).sum(1)), 1, atol=1e-5), (G.family, layers)
+    assert not torch.allclose(sefa_directions(G, 1, range(0, 1))[0], sefa_directions(G, 1)[0])
+
+
 def test_ganspace_rows_are_orthonormal_and_sorted_by_explained_variance(stylegan):
     G = stylegan.generator
     rows, ratio = ganspace_directions(G, 8, samples=3000, seed=1)

@@ -74,6 +74,14 @@ def test_mix_edit_and_directions_read_each_others_files(files, tmp_path, capsys)
     code, _, err = run(["directions", d / "g.safetensors", "--method", "ganspace", "--count", 3, "--out",
                         tmp_path / "gs.npy"], capsys)
     assert code == 0 and np.load(tmp_path / "gs.npy").shape == (3, 32), err
+    code, _, err = run(["directions", d / "g.safetensors", "--method", "sefa", "--count", 2, "--layers", "coarse",
+                        "--out", tmp_path / "coarse.npy"], capsys)
+    assert code == 0, err
+    coarse = sefa_directions(stylegan.generator, 2, range(0, 2))[0].numpy()
+    assert np.allclose(np.load(tmp_path / "coarse.npy"), coarse, atol=1e-6)
+    code, _, err = run(["directions", d / "g.safetensors", "--method", "ganspace", "--layers", "0-1", "--out",
+                        tmp_path / "g2.npy"], capsys)
+    assert code == 2 and "GANSpace works on W" in err
 
     code, out, err = run(["edit", tmp_path / "mix.safetensors", "--directions", tmp_path / "dirs.npy", "--component",
                           2, "--strength", -1.5, "--layers", "3-5", "--out", tmp_path / "edit.safetensors"], capsys)

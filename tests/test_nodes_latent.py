@@ -98,7 +98,7 @@ def test_edit_node_sweep_is_a_filmstrip_along_the_sefa_row(stylegan, tmp_path):
     (strip,) = call(FaceSpaceEditLatent, stylegan=stylegan, latent=lat, method="sefa", component=1, strength=2.0,
                     layers="2-5", sweep_steps=3)
     assert len(strip) == 6 and strip.labels[0] == "seed 1 sefa1 -2"
-    row = sefa_directions(stylegan.generator, 2)[0][1]
+    row = sefa_directions(stylegan.generator, 2, range(2, 6))[0][1]  # SeFa in the chosen layers
     delta = strip.wplus[2] - lat.wplus[0]  # item 0 at +2
     assert torch.allclose(delta[2:6], 2 * row.expand(4, -1), atol=1e-5) and torch.equal(delta[:2], torch.zeros_like(delta[:2]))
     np.save(tmp_path / "smile.npy", row.numpy())

@@ -116,15 +116,18 @@ def run_join(args) -> int:
 
 
 def run_directions(args) -> int:
-    from ..latent import compute_directions, save_directions
+    from ..latent import compute_directions, parse_layers, save_directions
 
     out = Path(args.out)
     if out.suffix.lower() != ".npy":
         raise FaceSpaceError(f"--out {out} must end in .npy")
     check_writable(out, args.overwrite)
     stylegan = load_stylegan(args.model)
+    layers = parse_layers(args.layers, stylegan.num_ws, "--layers")
+    if args.method != "sefa" and len(layers) < stylegan.num_ws:
+        raise FaceSpaceError("--layers picks the style weights SeFa factorises; GANSpace works on W itself")
     rows = compute_directions(stylegan.generator, args.method, args.count, runtime=PlainRuntime(args.device),
-                              seed=args.seed)
+                              seed=args.seed, layers=layers)
     save_directions(rows, out, args.overwrite)
     print(f"wrote {out}: {rows.shape[0]} unit {args.method} directions [{rows.shape[0]},{rows.shape[1]}], "
           f"strongest first")
@@ -204,6 +207,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="DIRS.npy")
     p.add_argument("--count", type=int, default=None, help="how many directions (default: w_dim)")
     p.add_argument("--seed", type=int, default=0, help="seed of GANSpace's samples (default 0)")
+    p.add_argument("--layers", default="all", help="sefa: factorise only the style weights of these W+ layers "
+                                                   "(A-B inclusive, or coarse / middle / fine; default all)")
     p.set_defaults(run=run_directions)
 
     p = subparsers.add_parser(

@@ -1,8 +1,9 @@
 """Editing directions in W: computed from the generator alone (SeFa, GANSpace) or read from a file.
 
 - SeFa (closed form): the style affine layers map w to each layer's styles, s = A w + b. Directions that
-  change the styles most are the top eigenvectors of AᵀA, with A every style affine's weight (as applied,
-  run-time scaling included) stacked over all layers.
+  change the styles most are the top eigenvectors of AᵀA, with A the style affines' weights (as applied,
+  run-time scaling included) stacked over all layers, or over the affines that read the chosen W+ layers
+  (found by a probe: one synthesis pass with a different code on every layer).
 - GANSpace: principal components of W = mapping(z) over sampled z (no truncation), sorted by the variance
   they explain.
 Both give unit rows [K,w_dim], strongest first; each row's sign is fixed so that its largest entry is positive.
@@ -27,13 +28,42 @@ METHODS = ("sefa", "ganspace")
 GANSPACE_SAMPLES = 10_000
 
 
-def style_affine_weights(G) -> torch.Tensor:
-    """Every style affine's weight as applied, [sum of style sizes, w_dim] float64."""
-    mats = [m.weight.detach().double().cpu() * m.weight_gain for m in G.synthesis_network.modules()
-            if isinstance(m, EqualLinear) and m.weight.shape[1] == G.w_dim]
-    if not mats:
-        raise FaceSpaceError(f"generator {G.family} has no style affine layers to factorise")
-    return torch.cat(mats)
+def _style_affines(G) -> list[EqualLinear]:
+    return [m for m in G.synthesis_network.modules() if isinstance(m, EqualLinear) and m.weight.shape[1] == G.w_dim]
+
+
+def affine_layers(G) -> list[set[int]]:
+    """For each style affine (in `_style_affines` order), the W+ layer indices it reads."""
+    affines = _style_affines(G)
+    codes = torch.randn(1, G.num_ws, G.w_dim, generator=torch.Generator().manual_seed(0))
+    seen: list[set[int]] = [set() for _ in affines]
+
+    def hook(i):
+        def record(_module, args):
+            w = args[0].detach().double().reshape(-1, G.w_dim)[0]
+            seen[i].add(int((codes[0].double() - w.cpu()).abs().sum(dim=1).argmin()))
+        return record
+
+    handles = [m.register_forward_pre_hook(hook(i)) for i, m in enumerate(affines)]
+    try:
+        with torch.no_grad(), torch.inference_mode(False):
+            G.synthesis(codes.to(next(G.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
+
+
+def style_affine_weights(G, layers: range | None = None) -> torch.Tensor:
+    """The weights (as applied) of the style affines reading `layers` (default all), [sum of sizes, w_dim] float64."""
+    affines = _style_affines(G)
+    if layers is not None and len(layers) < G.num_ws:
+        wanted = set(layers)
+        affines = [m for m, read in zip(affines, affine_layers(G)) if read & wanted]
+    if not affines:
+        raise FaceSpaceError(f"generator {G.family} has no style affine layers to factorise"
+                             + (f" for W+ layers {layers.start}-{layers.stop - 1}" if layers is not None else ""))
+    return torch.cat([m.weight.detach().double().cpu() * m.weight_gain for m in affines])
 
 
 def _fix_signs(rows: torch.Tensor) -> torch.Tensor:
@@ -49,10 +79,11 @@ def _check_count(count: int | None, w_dim: int) -> int:
     return count
 
 
-def sefa_directions(G, count: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(unit rows [K,w_dim] float32, eigenvalues [K]) of AᵀA, strongest first."""
+def sefa_directions(G, count: int | None = None, layers: range | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(unit rows [K,w_dim] float32, eigenvalues [K]) of AᵀA over the affines of `layers` (default all), strongest
+    first."""
     count = _check_count(count, G.w_dim)
-    A = style_affine_weights(G)
+    A = style_affine_weights(G, layers)
     values, vectors = torch.linalg.eigh(A.T @ A)  # ascending
     order = torch.argsort(values, descending=True)[:count]
     return _fix_signs(vectors[:, order].T).float(), values[order].float()
@@ -80,9 +111,11 @@ def ganspace_directions(G, count: int | None = None, samples: int = GANSPACE_SAM
     return _fix_signs(vh[:count]).float(), (variance / variance.sum())[:count].float()
 
 
-def compute_directions(G, method: str, count: int | None = None, runtime=None, seed: int = 0) -> torch.Tensor:
+def compute_directions(G, method: str, count: int | None = None, runtime=None, seed: int = 0,
+                       layers: range | None = None) -> torch.Tensor:
+    """Unit rows [K,w_dim]; `layers` restricts SeFa to the affines of those W+ layers (GANSpace has none)."""
     if method == "sefa":
-        return sefa_directions(G, count)[0]
+        return sefa_directions(G, count, layers)[0]
     if method == "ganspace":
         return ganspace_directions(G, count, seed=seed, runtime=runtime)[0]
     raise FaceSpaceError(f"direction method must be one of {', '.join(METHODS)}, got {method!r}")
