@@ -253,6 +253,11 @@ def blend_wplus(facespace: FaceSpace, plan: BlendPlan) -> torch.Tensor:
     return ws
 
 
+def attached_stylegan(facespace: FaceSpace):
+    """The generator a FaceSpace is bound to, or an error saying how to bind one."""
+    return facespace.require_stylegan()
+
+
 def render_blends(facespace: FaceSpace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
     """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
-    return facespace.render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)
+    return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)

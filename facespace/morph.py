@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .blend import resolve_name
+from .blend import attached_stylegan, resolve_name
 from .errors import FaceSpaceError, WeightsError
 from .fileio import atomic_path, check_writable, save_numbered_pictures
 from .imageops import image_to_pil
@@ -200,7 +200,7 @@ def morph_wplus(facespace: FaceSpace, plan: MorphPlan) -> torch.Tensor:
 
 def render_morph(facespace: FaceSpace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
     """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames."""
-    return facespace.render(morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
+    return attached_stylegan(facespace).render(morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
 
 
 # ---------------------------------------------------------------- saving a morph

@@ -58,11 +58,15 @@ class FaceSpace:
                          self.generator_fingerprint, self.metadata, stylegan=stylegan,
                          allow_mismatch=allow_mismatch, source=source)
 
-    def render(self, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "") -> torch.Tensor:
-        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] with the bound generator."""
+    def require_stylegan(self):
+        """The bound StyleGAN, or an error saying how to bind one."""
         if self._stylegan is None:
             raise FaceSpaceError("this FaceSpace is not bound to a generator; load it with its StyleGAN")
-        return self._stylegan.render(ws, runtime=runtime, batch_size=batch_size, desc=desc)
+        return self._stylegan
+
+    def render(self, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "") -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] with the bound generator."""
+        return self.require_stylegan().render(ws, runtime=runtime, batch_size=batch_size, desc=desc)
 
     def __len__(self) -> int:
         return len(self.names)
