@@ -8,12 +8,11 @@ from collections import OrderedDict
 
 import torch
 
-from facespace.errors import FaceSpaceError
-from facespace.train import TrainSettings, attach_stylegan, read_facespace_info, save_facespace, train_facespace
+from facespace.train import TrainSettings, attach_stylegan, train_facespace
 from facespace.train.inputs import training_names
 
-from .comfy import runtime, save_dir
-from .facespace_files import facespace_file_path
+from .comfy import runtime
+from .facespace_files import save_to_models
 
 # Re-running an identical training returns the FaceSpace already learned in this process.
 _CACHE: "OrderedDict[str, dict]" = OrderedDict()
@@ -106,8 +105,8 @@ class FaceSpaceTrainEncoder:
                     "tooltip": "If set, also save the FaceSpace as models/facespace/<name>.safetensors."}),
                 "overwrite": ("BOOLEAN", {
                     "default": False,
-                    "tooltip": "Replace an existing file of that name (otherwise saving to an existing name is "
-                               "an error)."}),
+                    "tooltip": "Replace an existing file of that name that holds another FaceSpace (saving the "
+                               "same FaceSpace again is always fine)."}),
             },
         }
 
@@ -130,7 +129,7 @@ class FaceSpaceTrainEncoder:
         if entry is None:
             fs = train_facespace(stylegan, images, names, settings, runtime=runtime())
             fs.stylegan = None  # the cache must not keep generators alive
-            entry = {"facespace": fs, "saved": set()}
+            entry = {"facespace": fs}
             _CACHE[key] = entry
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
@@ -138,21 +137,8 @@ class FaceSpaceTrainEncoder:
         fs = copy.copy(entry["facespace"])
         attach_stylegan(fs, stylegan)
         if save_name and save_name.strip():
-            path = facespace_file_path(save_dir("facespace"), save_name)
-            if str(path) not in entry["saved"] or not _same_training(path, fs):
-                save_facespace(fs, path, overwrite=bool(overwrite))
-                entry["saved"].add(str(path))
+            save_to_models(fs, save_name, bool(overwrite))
         return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
-
-
-def _same_training(path, fs) -> bool:
-    """The file at `path` is the one this cached training already wrote (so a re-run need not save again)."""
-    try:
-        info = read_facespace_info(path)
-    except (FaceSpaceError, OSError):
-        return False
-    return (info.get("names") == fs.names and info.get("generator_fingerprint") == fs.generator_fingerprint
-            and info.get("psnr") == fs.metadata.get("psnr"))
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceTrainEncoder": FaceSpaceTrainEncoder}

@@ -48,6 +48,7 @@ def test_convert_then_load_and_no_silent_overwrite(files, tmp_path, capsys):
     assert load_generator(out).fingerprint() == G.fingerprint()
     rc, _, err = run(["convert", path, out], capsys)
     assert rc == 2 and err.strip().count("\n") == 0 and err.startswith("error:") and "already exists" in err
+    assert "pass --overwrite" in err, "the shell's flag, not the library's keyword"
     assert run(["convert", path, out, "--overwrite"], capsys)[0] == 0
     rc, _, err = run(["convert", path, tmp_path / "converted.pkl"], capsys)
     assert rc == 2 and ".safetensors" in err

@@ -41,7 +41,8 @@ def test_train_command_refuses_to_overwrite_and_reports_bad_input(setup, capsys)
     G, model, faces, out = setup
     out.write_bytes(b"keep me")
     assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out), "--steps", "1"]) == 2
-    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err and out.read_bytes() == b"keep me"
     empty = faces.parent / "empty"
     empty.mkdir()
     assert main(["train", "--model", str(model), "--faces", str(empty), "--out", str(out) + "2"]) == 2

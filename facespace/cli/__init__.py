@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 import sys
 
-from ..errors import FaceSpaceError
+from ..errors import FaceSpaceError, OutputExistsError
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
 COMMAND_MODULES = ("model", "align", "train", "blend", "demo")
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OutputExistsError as exc:  # the shell's way to allow it
+        print(f"error: {OutputExistsError(exc.path, 'pass --overwrite')}", file=sys.stderr)
+        return 2
     except (FaceSpaceError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
