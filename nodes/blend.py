@@ -56,7 +56,7 @@ class FaceSpaceBlendWeights:
         groups = dict(zip(GROUPS, (coarse_weights, middle_weights, fine_weights)))
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
-        images = render_blends(facespace, plan, runtime=runtime())
+        images = render_blends(facespace, plan, runtime=runtime(previews=False))
         chart_rows, series = plan.chart_data()
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},

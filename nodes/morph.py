@@ -42,7 +42,7 @@ class FaceSpaceMorphSequence:
     def morph(self, facespace, order, frames_per_transition, hold_frames, easing, space, loop, batch_size=8):
         plan = MorphPlan(parse_order(order, facespace.names), frames=frames_per_transition, hold=hold_frames,
                          easing=easing, space=space, loop=loop)
-        return (render_morph(facespace, plan, runtime=runtime(), batch_size=batch_size),)
+        return (render_morph(facespace, plan, runtime=runtime(previews=False), batch_size=batch_size),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceMorphSequence": FaceSpaceMorphSequence}
