@@ -38,6 +38,8 @@ def test_info_prints_one_json_object(files, capsys):
     assert (info["resolution"], info["num_ws"], info["w_dim"], info["z_dim"]) == (16, 6, 32, 32)
     assert info["parameters"] == sum(p.numel() for p in G.parameters())
     assert info["fingerprint"] == G.fingerprint()
+    resolutions = list(info["channels"])
+    assert resolutions == sorted(resolutions, key=int) and resolutions[0] == "4", "channels in numeric order"
 
 
 def test_convert_then_load_and_no_silent_overwrite(files, tmp_path, capsys):

@@ -32,14 +32,38 @@ def generator_info(G) -> dict:
         "z_dim": G.z_dim,
         "img_channels": G.img_channels,
         "mapping_layers": G.arch["mapping_layers"],
-        "channels": {int(k): v for k, v in G.arch["channels"].items()},
+        "channels": dict(sorted((int(k), v) for k, v in G.arch["channels"].items())),  # by resolution, 4 first
         "parameters": G.num_params(),
         "fingerprint": G.fingerprint(),
     }
 
 
+def facespace_info(path) -> dict | None:
+    """What a FaceSpace file holds (from its header), or None when the file is not a FaceSpace."""
+    from ..errors import ModelFormatError
+    from ..train import read_facespace_info
+
+    try:
+        info = read_facespace_info(path)
+    except ModelFormatError:
+        return None
+    return {
+        "file": str(path),
+        "format": "facespace",
+        "faces": list(info["names"]),
+        "encoder": info["encoder_kind"],
+        "generator_fingerprint": info["generator_fingerprint"],
+        "generator_file": info.get("generator_file", ""),
+        "resolution": info["resolution"],
+        "num_ws": info["num_ws"],
+        "w_dim": info["w_dim"],
+        "psnr": info.get("psnr", {}),
+    }
+
+
 def run_info(args) -> int:
-    print(json.dumps(generator_info(load_generator(args.model)), indent=2))
+    info = facespace_info(args.model) if Path(args.model).is_file() else None
+    print(json.dumps(info or generator_info(load_generator(args.model)), indent=2))
     return 0
 
 
@@ -143,9 +167,12 @@ def run_sample(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("info", help="print a generator file's family, sizes, format and fingerprint as JSON",
-                              description="Read a generator file (detected by content) and print one JSON object.")
-    p.add_argument("model", help="generator file: NVIDIA .pkl, rosinality .pt or FaceSpace .safetensors")
+    p = subparsers.add_parser("info", help="print a generator file's family, sizes, format and fingerprint as JSON "
+                                           "(or a FaceSpace file's faces, encoder and generator)",
+                              description="Read a generator or FaceSpace file (detected by content) and print one "
+                                          "JSON object.")
+    p.add_argument("model", help="generator file (NVIDIA .pkl, rosinality .pt, the pack's .safetensors) or a "
+                                 "trained FaceSpace .safetensors")
     p.set_defaults(run=run_info)
 
     p = subparsers.add_parser("convert", help="convert a generator file to the pack's .safetensors",
