@@ -41,6 +41,10 @@ class Cancelled(FaceSpaceError):
     """The user cancelled long work."""
 
 
+class DeviceError(FaceSpaceError):
+    """A torch device this machine does not have; the message lists those it has."""
+
+
 class SettingsError(FaceSpaceError, ValueError):
     """A setting outside its allowed range; the message names the setting and the range."""
 

@@ -10,6 +10,10 @@ from typing import Iterator
 from .errors import FaceSpaceError, OutputExistsError
 
 
+# Picture files the commands write (the format follows the ending).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
 def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Refuse to replace an existing file unless the user asked for it."""
     path = Path(path)

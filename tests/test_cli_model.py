@@ -115,7 +115,7 @@ def test_sample_png_numbering_and_noise(files, tmp_path, capsys):
 
 def test_errors_are_one_line_and_non_zero(files, tmp_path, capsys):
     evil = write_malicious_pickle(tmp_path / "evil.pkl", os.system, ("echo hi",))
-    bad_out = ["sample", files["sg2"][1], "--out", tmp_path / "x.jpg"]
+    bad_out = ["sample", files["sg2"][1], "--out", tmp_path / "x.gif"]
     for argv in (["info", evil], ["info", tmp_path / "missing.pkl"], bad_out):
         rc, out, err = run(argv, capsys)
         assert rc == 2 and err.startswith("error:") and err.strip().count("\n") == 0, err

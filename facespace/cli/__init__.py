@@ -7,6 +7,7 @@ import importlib.util
 import sys
 
 from ..errors import FaceSpaceError, OutputExistsError
+from ..runtime import usable_device
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
 COMMAND_MODULES = ("model", "align", "train", "blend", "demo")
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.device != "auto":
+            usable_device(args.device)  # before any work, in one line naming the devices this machine has
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
