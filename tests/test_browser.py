@@ -118,4 +118,5 @@ def test_blendweights_in_the_browser(server, renderer, tmp_path_factory):
     assert seen["restored"]["bars"] == seen["afterRun"]["bars"]
     for state in ("afterDrag", "unknown", "afterRun", "restored"):
         assert seen[state]["shownText"] == seen[state]["queuedText"], state
-    assert len(list(shots.glob("*.png"))) == 5
+    assert seen["skippedMessage"] == {"text": "skipped 2 photo(s) without a face: blank.png, cat.jpg", "shown": True}
+    assert len(list(shots.glob("*.png"))) == 6

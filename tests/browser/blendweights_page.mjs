@@ -200,6 +200,20 @@ try {
   assert.equal(state.shownText, "anna=0.2, bea=0.6, dora=0.2");
   seen.restored = state;
   await shot("5-restored");
+  // AlignFaces with skip_missing: the photos it skipped are listed on the node (as its run reports them).
+  seen.skippedMessage = await page.evaluate(async () => {
+    const node = window.LiteGraph.createNode("FaceSpaceAlignFaces");
+    node.pos = [60, 700];
+    window.app.graph.add(node);
+    node.onExecuted({ facespace_skipped: ["blank.png", "cat.jpg"] });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const element = node.widgets.find((w) => w.name === "facespace_message")?.element;
+    const box = element?.getBoundingClientRect();
+    return { text: element?.textContent ?? null, shown: Boolean(box && box.width > 0 && box.height > 0) };
+  });
+  assert.equal(seen.skippedMessage.text, "skipped 2 photo(s) without a face: blank.png, cat.jpg");
+  assert.ok(seen.skippedMessage.shown, "the message is on screen");
+  await shot("6-skipped");
   assert.deepEqual(errors, [], "no errors from the pack's scripts");
   seen.ok = true;
 } catch (error) {

@@ -11,6 +11,7 @@
 // /facespace/names when the FACESPACE comes straight from a Load FaceSpace node (before any run).
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
+import { chainCallback } from "./facespace_hooks.js";
 import { BlendPanel } from "./facespace_panel.js";
 import {
   applySliderChange,
@@ -33,19 +34,6 @@ const PANEL_WIDGET = "facespace_blend_panel";
 const MESSAGE_WIDGET = "facespace_message";
 const NAMES_PROPERTY = "facespace_names";
 const CHART_PROPERTY = "facespace_chart";
-
-/**
- * Run `callback` after whatever `object[property]` already does (the pattern ComfyUI's own
- * extensions use): the original's return value is kept, and nothing already there is lost.
- */
-export function chainCallback(object, property, callback) {
-  const original = object[property];
-  object[property] = function (...args) {
-    const result = original?.apply(this, args);
-    callback.apply(this, args);
-    return result;
-  };
-}
 
 // ---------------------------------------------------------------- graph helpers
 
