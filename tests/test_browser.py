@@ -12,8 +12,10 @@ all of these are there, and skips otherwise:
                                          (default: the repository, or node's own search path)
     CHROMIUM (optional)                  the browser (default: `chromium` on PATH, e.g. Debian's package)
     COMFYUI_TEST_PORT (optional)         the port to serve on (default: a free one)
+    FACESPACE_SCREENSHOTS (optional)     a folder outside the repository to keep the screenshots in
 
-Screenshots are written to a temporary folder (printed with -s), never into the repository.
+Screenshots are written to a temporary folder (printed with -s) or FACESPACE_SCREENSHOTS, never into
+the repository.
 """
 from __future__ import annotations
 
@@ -88,9 +90,22 @@ def server(request, tmp_path_factory):
         yield srv
 
 
+def screenshot_folder(name: str, tmp_path_factory) -> Path:
+    """FACESPACE_SCREENSHOTS/<name> when that is set (outside the repository), else a temporary folder."""
+    chosen = os.environ.get("FACESPACE_SCREENSHOTS")
+    if not chosen:
+        return tmp_path_factory.mktemp(f"shots-{name}")
+    folder = Path(chosen).resolve() / name
+    assert ROOT not in folder.parents, f"FACESPACE_SCREENSHOTS={chosen}: screenshots stay out of the repository"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
 @pytest.mark.parametrize("renderer", RENDERERS)
 def test_blendweights_in_the_browser(server, renderer, tmp_path_factory):
-    shots = tmp_path_factory.mktemp(f"shots-{server.front_end}-{renderer}")
+    shots = screenshot_folder(f"{server.front_end}-{renderer}", tmp_path_factory)
     check = {
         "playwright": playwright_module(),
         "chromium": os.environ.get("CHROMIUM") or shutil.which("chromium"),
