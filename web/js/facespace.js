@@ -30,6 +30,8 @@ const WEIGHTS_WIDGET = "weights";
 const MODE_WIDGET = "mode";
 const NORMALIZE_WIDGET = "normalize";
 const RANDOM_MODE = "random";
+const COUNT_WIDGET = "count";
+const GROUP_WIDGETS = ["coarse_weights", "middle_weights", "fine_weights"];
 const PANEL_WIDGET = "facespace_blend_panel";
 const MESSAGE_WIDGET = "facespace_message";
 const NAMES_PROPERTY = "facespace_names";
@@ -117,6 +119,11 @@ function statusFor(node, state) {
   const problems = describeProblems(state);
   if (problems) return [problems, "warn"];
   if (state.form === "empty") return ["weights empty: every face gets an equal share", "hint"];
+  const randomGroup = GROUP_WIDGETS.some(
+    (name) => String(widgetNamed(node, name)?.value ?? "").trim().toLowerCase() === RANDOM_MODE);
+  if (Number(widgetNamed(node, COUNT_WIDGET)?.value) > 1 && !randomGroup) {
+    return ["count is for random mode (or a random layer group): weights mode makes one blend", "hint"];
+  }
   return ["", "hint"];
 }
 
@@ -220,7 +227,7 @@ function setupBlendNode(node) {
   // Typing in the text (either renderer calls the widget's callback), or changing mode or normalize.
   const weights = widgetNamed(node, WEIGHTS_WIDGET);
   if (weights) chainCallback(weights, "callback", () => fs.writing || syncFromText(node));
-  for (const name of [MODE_WIDGET, NORMALIZE_WIDGET]) {
+  for (const name of [MODE_WIDGET, NORMALIZE_WIDGET, COUNT_WIDGET, ...GROUP_WIDGETS]) {
     const widget = widgetNamed(node, name);
     if (widget) chainCallback(widget, "callback", () => syncFromText(node));
   }
