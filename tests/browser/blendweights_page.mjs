@@ -75,7 +75,8 @@ async function waitFor(check, what, timeout = 20000) {
 }
 
 function valuesOf(text) {
-  return Object.fromEntries(text.split(/,\s*/).filter(Boolean).map((p) => p.split("=")).map(([k, v]) => [k, Number(v)]));
+  const pairs = text.split(/,\s*/).filter(Boolean).map((p) => p.split("="));
+  return Object.fromEntries(pairs.map(([k, v]) => [k, Number(v)]));
 }
 
 // Front ends up to 1.27 (the one ComfyUI 0.3.64 pins) ship Nodes 2.0 only as a hidden experiment.
@@ -126,7 +127,7 @@ try {
   state = await readNode();
   assert.deepEqual(state.labels, NAMES, "slider labels are the face names");
   assert.equal(state.queuedText, "");
-  for (const v of state.sliders) assert.ok(Math.abs(v - 0.25) < 0.011, `empty text shows equal shares: ${state.sliders}`);
+  for (const v of state.sliders) assert.ok(Math.abs(v - 0.25) < 0.011, `empty text: equal shares, ${state.sliders}`);
   assert.match(state.status, /equal share/);
   if (vue) assert.ok(state.vueNodes > 0 && state.insideVueNode, "the panel is inside the Nodes 2.0 node");
   seen.initial = state;

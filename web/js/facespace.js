@@ -115,7 +115,9 @@ function statusFor(node, state) {
   if (widgetNamed(node, MODE_WIDGET)?.value === RANDOM_MODE) {
     return ["mode = random: the weights text and sliders are not used", "hint"];
   }
-  if (!fs.names.length) return ["Sliders appear once the face names are known (run, or pick a Load FaceSpace file)", "hint"];
+  if (!fs.names.length) {
+    return ["Sliders appear once the face names are known (run, or pick a Load FaceSpace file)", "hint"];
+  }
   const problems = describeProblems(state);
   if (problems) return [problems, "warn"];
   if (state.form === "empty") return ["weights empty: every face gets an equal share", "hint"];
@@ -306,7 +308,8 @@ function showNodeMessage(node, text) {
     element.dataset.facespace = "message";
     Object.assign(element.style, { font: "11px sans-serif", color: "#e8a33d", padding: "2px 6px",
       whiteSpace: "pre-wrap", overflow: "hidden", boxSizing: "border-box" });
-    widget = addPanelWidget(node, MESSAGE_WIDGET, element, () => (element.textContent ? 16 * lineCount(element) + 6 : 0));
+    const height = () => (element.textContent ? 16 * lineCount(element) + 6 : 0);
+    widget = addPanelWidget(node, MESSAGE_WIDGET, element, height);
   }
   widget.element.textContent = text;
   widget.element.title = text;

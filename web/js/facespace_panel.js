@@ -125,7 +125,8 @@ export class BlendPanel {
     const maxChars = Math.max(3, Math.floor((CHART_STYLE.labelHeight - 4) / 5));
     layout.panels.forEach((panel, index) => {
       const g = svgEl(this.doc, "g", { "data-blend": index });
-      g.append(svgEl(this.doc, "rect", { x: panel.x, y: panel.y, width: panel.w, height: panel.h, fill: COLORS.panel }));
+      g.append(svgEl(this.doc, "rect", { x: panel.x, y: panel.y, width: panel.w, height: panel.h,
+        fill: COLORS.panel }));
       const title = svgEl(this.doc, "text", { x: panel.x + panel.w / 2, y: panel.y + CHART_STYLE.titleHeight / 2,
         "text-anchor": "middle", "dominant-baseline": "middle", "font-size": 9, fill: "currentColor" });
       title.textContent = panel.title;
