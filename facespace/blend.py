@@ -193,10 +193,12 @@ def plan_blends(names: Sequence[str], weights: str = "", mode: str = "weights", 
                 num_ws: int | None = None) -> BlendPlan:
     """Turn the user's inputs into a batch of weight rows.
 
-    mode 'weights': `weights` text (empty = every face equally), one blend repeated `count` times.
+    mode 'weights': `weights` text (empty = an equal share, 1/N, for every face): one blend.
     mode 'random':  `count` random rows from `seed` (the `weights` text is ignored).
     `group_weights` maps 'coarse'/'middle'/'fine' to weights text for those W+ layers
     (empty = the main weights; 'random' = random rows of their own, from seed+1, +2, +3).
+    `count` applies only where something is random (random mode or a 'random' layer group);
+    otherwise every blend would be the same, so one is made.
     """
     names = list(names)
     n = len(names)
@@ -205,13 +207,16 @@ def plan_blends(names: Sequence[str], weights: str = "", mode: str = "weights", 
     count = int(count)
     if count < 1:
         raise WeightsError(f"count must be 1 or more, got {count}")
+    texts = [((group_weights or {}).get(g) or "").strip().lower() for g in GROUPS]
+    if mode != "random" and RANDOM_KEYWORD not in texts:
+        count = 1
     if mode == "random":
         main = random_weights(n, count, seed)
     elif mode == "weights":
         if (weights or "").strip():
             main = torch.tensor([parse_weights(weights, names)], dtype=torch.float64)
         else:
-            main = torch.ones(1, n, dtype=torch.float64)
+            main = torch.full((1, n), 1.0 / n, dtype=torch.float64)
         main = main.expand(count, -1).clone()
     else:
         raise WeightsError(f"mode must be 'weights' or 'random', got {mode!r}")

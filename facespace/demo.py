@@ -79,6 +79,8 @@ def run_demo(out_dir, model=None, faces=None, steps: int | None = None, overwrit
         log("SELF-CHECK: no --model/--faces given, so a small built-in random generator renders "
             f"{SELF_CHECK_FACES} synthetic pictures (not real faces) to train on.")
         stylegan, images, names = _self_check_inputs(rt)
+        # Written into out_dir below; recorded now so `blend` and `morph` find it without --model.
+        stylegan.generator.source_path = str(paths["generator"].resolve())
         aligned = False
         steps = steps or SELF_CHECK_STEPS
     else:

@@ -41,5 +41,17 @@ class Cancelled(FaceSpaceError):
     """The user cancelled long work."""
 
 
+class DeviceError(FaceSpaceError):
+    """A torch device this machine does not have; the message lists those it has."""
+
+
 class SettingsError(FaceSpaceError, ValueError):
     """A setting outside its allowed range; the message names the setting and the range."""
+
+
+class OutputExistsError(FaceSpaceError):
+    """A file that would be written is already there; it is never replaced unless the user asks."""
+
+    def __init__(self, path, how: str = "allow overwriting"):
+        self.path = path
+        super().__init__(f"{path} already exists; choose another name or {how}")

@@ -7,14 +7,18 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import FaceSpaceError
+from .errors import FaceSpaceError, OutputExistsError
+
+
+# Picture files the commands write (the format follows the ending).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def check_writable(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Refuse to replace an existing file unless the user asked for it."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FaceSpaceError(f"{path} already exists; choose another name or pass overwrite")
+        raise OutputExistsError(path)
     return path
 
 

@@ -15,7 +15,7 @@ from typing import Iterator, Optional
 
 import torch
 
-from .errors import Cancelled
+from .errors import Cancelled, DeviceError
 
 # Model folder kinds: generators, trained FaceSpaces, landmark weights, VGG16 weights, saved W+ latents.
 MODEL_KINDS = ("stylegan", "facespace", "landmarks", "vgg",
@@ -105,6 +105,35 @@ class Runtime:
             yield
 
 
+def available_devices() -> list[str]:
+    """The torch devices this machine can run on: cpu, then cuda:0 ... and mps when present."""
+    found = ["cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0)]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found
+
+
+def usable_device(name: str | torch.device) -> torch.device:
+    """`name` as a torch device, refused in one line naming what is available when this machine lacks it."""
+    available = ", ".join(available_devices())
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise DeviceError(f"device {str(name)!r} is not a torch device name; available here: {available} "
+                          f"(or auto)") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count and (device.index is None or device.index < count):
+            return device
+    elif device.type == "mps" and "mps" in available_devices():
+        return device
+    raise DeviceError(f"device {str(name)!r} is not available on this machine; available here: {available} "
+                      f"(or auto)")
+
+
 class PlainRuntime(Runtime):
     """Plain torch: the given device, else CUDA when available, else CPU."""
 
@@ -112,7 +141,7 @@ class PlainRuntime(Runtime):
                  show_progress: bool = True):
         if device is None or str(device) == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self._device = torch.device(device)
+        self._device = usable_device(device)
         self._models_dir = Path(models_dir or os.environ.get("FACESPACE_MODELS", "models"))
         self._show_progress = show_progress
         self.cancel_requested = False

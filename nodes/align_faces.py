@@ -1,7 +1,12 @@
 """AlignFaces node: FFHQ-aligned face crops from an IMAGE batch and/or a folder of photos."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from facespace.align import BACKENDS, DEFAULT_SCORE_THRESHOLD, FACE_CHOICES, align_faces
+from facespace.align.photos import list_photos
+from facespace.errors import FaceSpaceError
 from facespace.imageops import pil_to_image
 
 from .comfy import IN_COMFYUI, input_path, runtime, save_dir
@@ -65,17 +70,42 @@ class FaceSpaceAlignFaces:
             },
         }
 
+    @classmethod
+    def IS_CHANGED(cls, folder="", landmarks_json="", **_):
+        """Re-run when the photos in the folder or the landmarks file change, not only when the text does."""
+        return files_signature(folder, landmarks_json)
+
     def align(self, size, backend, faces, face_index, score_threshold, skip_missing, allow_download,
               images=None, folder="", names="", stylegan=None, landmarks_json=""):
         if stylegan is not None:
             size = int(stylegan.generator.resolution)
-        rt = runtime()
+        rt = runtime(previews=False)
         result = align_faces(
             images=images, folder=input_path(folder.strip()) if folder.strip() else None, names=names or None, size=size, backend=backend,
             faces=faces, face_index=face_index, score_threshold=score_threshold, skip_missing=skip_missing,
             landmarks=landmarks_json.strip() or None, allow_download=allow_download,
             download_dir=save_dir("landmarks") if IN_COMFYUI else None, runtime=rt)
-        return (result.images, NAMES_SEPARATOR.join(result.names), pil_to_image(result.previews))
+        return {"ui": {"facespace_skipped": [Path(p).name for p in result.skipped]},
+                "result": (result.images, NAMES_SEPARATOR.join(result.names), pil_to_image(result.previews))}
+
+
+def files_signature(folder: str = "", landmarks_json: str = "") -> str:
+    """A hash of the photo files in `folder` (names, sizes, modification times) and of a landmarks file."""
+    h = hashlib.sha256()
+    if folder and folder.strip():
+        try:
+            for p in list_photos(input_path(folder.strip())):
+                stat = p.stat()
+                h.update(f"{p.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        except (FaceSpaceError, OSError) as exc:  # the run itself reports it
+            h.update(f"unreadable: {exc}".encode())
+    text = (landmarks_json or "").strip()
+    if text and not text.startswith(("{", "[")):
+        try:
+            h.update(Path(text).expanduser().read_bytes())  # read as the node reads it
+        except OSError as exc:
+            h.update(f"unreadable: {exc}".encode())
+    return h.hexdigest()
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceAlignFaces": FaceSpaceAlignFaces}

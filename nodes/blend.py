@@ -6,7 +6,7 @@ from facespace.latent import blend_latent
 from .comfy import runtime
 
 WEIGHTS_HELP = ("Weight of each face: by name 'anna=0.6, bea=0.4' (faces not named get 0) or by position "
-                "'0.6, 0.4, 0, ...' (one value per face, training order). Empty = every face equally. "
+                "'0.6, 0.4, 0, ...' (one value per face, training order). Empty = an equal share for every face. "
                 "The sliders on the node edit this text.")
 
 
@@ -35,7 +35,8 @@ class FaceSpaceBlendWeights:
                          "weights: blend by the weights text. random: `count` random blends from `seed` "
                          "(each face gets |N(0,1)|, then normalised if asked)."}),
                 "count": ("INT", {"default": 1, "min": 1, "max": 64, "tooltip":
-                          "How many blends to make (random mode, or random layer groups)."}),
+                          "How many blends to make. Used only in random mode or when a layer group is "
+                          "'random'; in weights mode without random groups one blend is made."}),
                 "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "tooltip":
                          "Seed of the random weights; the same seed gives the same blends on any device."}),
                 "normalize": ("BOOLEAN", {"default": True, "tooltip":
@@ -58,7 +59,7 @@ class FaceSpaceBlendWeights:
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
         latent = blend_latent(facespace, plan)
-        images = facespace.render(latent.wplus, runtime=runtime())
+        images = facespace.render(latent.wplus, runtime=runtime(previews=False))
         chart_rows, series = plan.chart_data()
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},

@@ -90,15 +90,63 @@ class ComfyRuntime(Runtime):
         return [Path(p) for p in folder_paths.get_folder_paths(FOLDER_NAMES[kind])]
 
 
+class _CountOnly(Progress):
+    """Progress that passes the counts on but no preview pictures."""
+
+    def __init__(self, inner: Progress):
+        super().__init__(inner.total, inner.desc)
+        self._inner = inner
+
+    def update(self, n: int = 1, preview=None, status: str | None = None) -> None:
+        super().update(n)
+        self._inner.update(n, None, status)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class WithoutPreviews(Runtime):
+    """The same runtime, but its progress shows no pictures.
+
+    ComfyUI keeps the last progress picture on a node after the run, enlarged. For nodes whose
+    results are the pictures (alignment, sampling, blends, morphs) that stale copy only gets in the
+    way, so they report progress without pictures; training keeps its previews of the reconstructions.
+    """
+
+    def __init__(self, base: Runtime):
+        self.base = base
+
+    def device(self):
+        return self.base.device()
+
+    def output_device(self):
+        return self.base.output_device()
+
+    def load(self, module):
+        return self.base.load(module)
+
+    def progress(self, total: int, desc: str = "") -> Progress:
+        return _CountOnly(self.base.progress(total, desc))
+
+    def check_cancel(self) -> None:
+        self.base.check_cancel()
+
+    def model_dirs(self, kind: str):
+        return self.base.model_dirs(kind)
+
+    def grad_enabled(self):
+        return self.base.grad_enabled()
+
+
 _runtime: Runtime | None = None
 
 
-def runtime() -> Runtime:
+def runtime(previews: bool = True) -> Runtime:
     """The runtime every node uses: ComfyUI's when running inside it, plain torch otherwise."""
     global _runtime
     if _runtime is None:
         _runtime = ComfyRuntime() if IN_COMFYUI else PlainRuntime(show_progress=False)
-    return _runtime
+    return _runtime if previews else WithoutPreviews(_runtime)
 
 
 def list_models(kind: str) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import torch
+
 from facespace.errors import FaceSpaceError
 from facespace.space import load_facespace, save_facespace
 
@@ -26,6 +28,35 @@ def facespace_file_path(folder: Path, name: str, what: str = "FaceSpace") -> Pat
     return Path(folder).joinpath(*parts)
 
 
+def holds_same_facespace(path: Path, fs) -> bool:
+    """The file at `path` is this FaceSpace: same faces, generator, encoder weights and W+ table."""
+    try:
+        saved = load_facespace(path)
+    except (FaceSpaceError, OSError):
+        return False
+    if (saved.names, saved.generator_fingerprint, saved.encoder_kind) != (
+            list(fs.names), fs.generator_fingerprint, fs.encoder_kind):
+        return False
+    mine, theirs = fs.encoder.state_dict(), saved.encoder.state_dict()
+    return (mine.keys() == theirs.keys() and torch.equal(saved.wplus_table, fs.wplus_table.detach().float().cpu())
+            and all(torch.equal(theirs[k], mine[k].detach().float().cpu()) for k in mine))
+
+
+def save_to_models(fs, name: str, overwrite: bool) -> Path:
+    """Save `fs` as models/facespace/<name>.safetensors for a node with an `overwrite` toggle.
+
+    Saving the same FaceSpace again (a re-run after ComfyUI dropped its cache) leaves the file as it is;
+    a different FaceSpace under a name in use is refused unless `overwrite` is on.
+    """
+    path = facespace_file_path(save_dir("facespace"), name)
+    if path.exists() and holds_same_facespace(path, fs):
+        return path
+    if path.exists() and not overwrite:
+        raise FaceSpaceError(f"{path} already exists and holds a different FaceSpace; choose another name, "
+                             f"or switch on this node's `overwrite` to replace it")
+    return save_facespace(fs, path, overwrite=bool(overwrite))
+
+
 class FaceSpaceSave:
     @classmethod
     def INPUT_TYPES(cls):
@@ -35,8 +66,8 @@ class FaceSpaceSave:
                 "name": ("STRING", {"default": "facespace",
                                     "tooltip": "File name in models/facespace (.safetensors is added)."}),
                 "overwrite": ("BOOLEAN", {"default": False,
-                                          "tooltip": "Replace an existing file of that name; otherwise saving to "
-                                                     "an existing name is an error."}),
+                                          "tooltip": "Replace an existing file of that name that holds another "
+                                                     "FaceSpace (saving the same FaceSpace again is always fine)."}),
             }
         }
 
@@ -48,8 +79,7 @@ class FaceSpaceSave:
     DESCRIPTION = "Save a FaceSpace (encoder, per-face W+ and training record) to models/facespace."
 
     def save(self, facespace, name="facespace", overwrite=False):
-        path = facespace_file_path(save_dir("facespace"), name)
-        save_facespace(facespace, path, overwrite=bool(overwrite))
+        path = save_to_models(facespace, name, bool(overwrite))
         return {"ui": {"facespace_names": list(facespace.names), "facespace_file": [path.name]}}
 
 

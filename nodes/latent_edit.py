@@ -61,7 +61,7 @@ class FaceSpaceEditLatent:
                 raise FaceSpaceError("method 'file' needs direction_file: a .npy of directions")
             directions = read_directions(input_path(direction_file.strip()), G.num_ws, G.w_dim, bool(per_layer))
         else:
-            directions = compute_directions(G, method, int(component) + 1, runtime=runtime(), layers=span)
+            directions = compute_directions(G, method, int(component) + 1, runtime=runtime(previews=False), layers=span)
         direction = pick_direction(directions, component)
         out = sweep_latent(latent, direction, sweep_strengths(strength, sweep_steps), span,
                            name=f"{method}{component}")

@@ -31,7 +31,7 @@ class FaceSpaceRandomLatent:
         }
 
     def sample(self, stylegan, seed=0, count=1, truncation_psi=0.7):
-        return (random_latent(stylegan, seed, count, psi=truncation_psi, runtime=runtime()),)
+        return (random_latent(stylegan, seed, count, psi=truncation_psi, runtime=runtime(previews=False)),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceRandomLatent": FaceSpaceRandomLatent}

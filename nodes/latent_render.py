@@ -36,7 +36,7 @@ class FaceSpaceRenderLatent:
         }
 
     def render(self, stylegan, latent, allow_mismatch=False, batch_size=8, columns=0):
-        images = latent.render(stylegan, runtime=runtime(), batch_size=batch_size, allow_mismatch=bool(allow_mismatch))
+        images = latent.render(stylegan, runtime=runtime(previews=False), batch_size=batch_size, allow_mismatch=bool(allow_mismatch))
         sheet = pil_to_image(grid(image_to_pil(images), cols=int(columns) or len(latent)))
         return {"ui": {"latent_labels": list(latent.labels)}, "result": (images, sheet)}
 

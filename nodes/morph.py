@@ -55,7 +55,7 @@ class FaceSpaceMorphSequence:
                 raise FaceSpaceError("MorphSequence needs a facespace (its faces) or keyframes (a latent batch)")
             plan = MorphPlan(parse_order(order, facespace.names), frames=frames_per_transition, hold=hold_frames,
                              easing=easing, space=space, loop=loop)
-            return (render_morph(facespace, plan, runtime=runtime(), batch_size=batch_size),)
+            return (render_morph(facespace, plan, runtime=runtime(previews=False), batch_size=batch_size),)
         stylegan = stylegan if stylegan is not None else getattr(facespace, "stylegan", None)
         if stylegan is None:
             raise FaceSpaceError("connect a stylegan (or a facespace) to render the keyframes")
@@ -64,7 +64,7 @@ class FaceSpaceMorphSequence:
         plan = MorphPlan(latent_order(order, keyframes), frames=frames_per_transition, hold=hold_frames,
                          easing=easing, space=space, loop=loop)
         frames = morph_latent(keyframes, plan)
-        return (frames.render(stylegan, runtime=runtime(), batch_size=batch_size, desc="morph"),)
+        return (frames.render(stylegan, runtime=runtime(previews=False), batch_size=batch_size, desc="morph"),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceMorphSequence": FaceSpaceMorphSequence}

@@ -27,7 +27,7 @@ class FaceSpaceSampleStyleGAN:
 
     def sample(self, stylegan, seed=0, batch_size=4):
         seeds = [int(seed) + i for i in range(int(batch_size))]
-        return (stylegan.sample(seeds, runtime=runtime()),)
+        return (stylegan.sample(seeds, runtime=runtime(previews=False)),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceSampleStyleGAN": FaceSpaceSampleStyleGAN}

@@ -7,13 +7,12 @@ from collections import OrderedDict
 
 import torch
 
-from facespace.errors import FaceSpaceError
 from facespace.projection.report import psnr_line
-from facespace.train import TrainSettings, read_facespace_info, save_facespace, train_facespace
+from facespace.train import TrainSettings, train_facespace
 from facespace.train.inputs import training_names
 
-from .comfy import runtime, save_dir
-from .facespace_files import facespace_file_path
+from .comfy import runtime
+from .facespace_files import save_to_models
 
 # Re-running an identical training returns the FaceSpace already learned in this process.
 _CACHE: "OrderedDict[str, dict]" = OrderedDict()
@@ -112,8 +111,8 @@ class FaceSpaceTrainEncoder:
                     "tooltip": "If set, also save the FaceSpace as models/facespace/<name>.safetensors."}),
                 "overwrite": ("BOOLEAN", {
                     "default": False,
-                    "tooltip": "Replace an existing file of that name (otherwise saving to an existing name is "
-                               "an error)."}),
+                    "tooltip": "Replace an existing file of that name that holds another FaceSpace (saving the "
+                               "same FaceSpace again is always fine)."}),
                 "target_psnr": ("FLOAT", {
                     "default": -1.0, "min": -1.0, "max": 100.0, "step": 0.5,
                     "tooltip": "A face stops once its reconstruction reaches this PSNR (dB); training ends when "
@@ -144,31 +143,18 @@ class FaceSpaceTrainEncoder:
         entry = _CACHE.get(key)
         if entry is None:
             fs = train_facespace(stylegan, images, names, settings, runtime=runtime())
-            entry = {"facespace": fs.bound_to(None), "saved": set()}  # the cache must not keep generators alive
+            entry = {"facespace": fs.bound_to(None)}  # the cache must not keep generators alive
             _CACHE[key] = entry
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
         _CACHE.move_to_end(key)
         fs = entry["facespace"].bound_to(stylegan)
         if save_name and save_name.strip():
-            path = facespace_file_path(save_dir("facespace"), save_name)
-            if str(path) not in entry["saved"] or not _same_training(path, fs):
-                save_facespace(fs, path, overwrite=bool(overwrite))
-                entry["saved"].add(str(path))
+            save_to_models(fs, save_name, bool(overwrite))
         psnr = fs.metadata.get("psnr", {})
         text = psnr_line(list(psnr), list(psnr.values()), fs.metadata.get("psnr_resolution", fs.resolution),
                          fs.metadata.get("target_psnr", settings.target_psnr))
         return {"ui": {"facespace_names": list(fs.names), "text": [text]}, "result": (fs,)}
-
-
-def _same_training(path, fs) -> bool:
-    """The file at `path` is the one this cached training already wrote (so a re-run need not save again)."""
-    try:
-        info = read_facespace_info(path)
-    except (FaceSpaceError, OSError):
-        return False
-    return (info.get("names") == fs.names and info.get("generator_fingerprint") == fs.generator_fingerprint
-            and info.get("psnr") == fs.metadata.get("psnr"))
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceTrainEncoder": FaceSpaceTrainEncoder}

@@ -4,7 +4,7 @@ The server gets its own folders under one temporary root: custom_nodes/ (a link 
 repository), models/ (stylegan, facespace), input/, output/, temp/ and user/, so nothing is
 written into the ComfyUI checkout. Run as a script to keep a server up for a browser:
 
-    python tests/comfyui_server_util.py ROOT PORT     (COMFYUI_DIR and COMFYUI_PYTHON set)
+    python tests/comfyui_server_util.py ROOT PORT [FRONT_END_ROOT]     (COMFYUI_DIR and COMFYUI_PYTHON set)
 """
 from __future__ import annotations
 
@@ -70,8 +70,10 @@ def prepare_root(root: Path) -> dict[str, Path]:
 class ComfyServer:
     """A ComfyUI process on 127.0.0.1; use as a context manager (the process is always killed)."""
 
-    def __init__(self, comfyui_dir: Path, python: Path, root: Path, port: int | None = None):
+    def __init__(self, comfyui_dir: Path, python: Path, root: Path, port: int | None = None,
+                 front_end_root: Path | None = None):
         self.comfyui_dir, self.python, self.root = Path(comfyui_dir), Path(python), Path(root)
+        self.front_end_root = Path(front_end_root) if front_end_root else None
         self.port = port or int(os.environ.get("COMFYUI_PORT") or 0) or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.paths = prepare_root(self.root)
@@ -85,6 +87,8 @@ class ComfyServer:
                "--input-directory", str(self.paths["input"]), "--output-directory", str(self.paths["output"]),
                "--temp-directory", str(self.paths["temp"]), "--user-directory", str(self.paths["user"]),
                "--disable-auto-launch", "--disable-metadata"]
+        if self.front_end_root:  # another front end than the checkout's pinned one (an unpacked wheel's static/)
+            cmd += ["--front-end-root", str(self.front_end_root)]
         env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), "PYTHONUNBUFFERED": "1"}
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(cmd, cwd=self.comfyui_dir, stdout=self._log, stderr=subprocess.STDOUT, env=env)
@@ -180,7 +184,8 @@ if __name__ == "__main__":  # keep a server up (e.g. for a browser) until interr
     found = comfyui_from_env()
     if isinstance(found, str):
         sys.exit(found)
-    server = ComfyServer(*found, Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    server = ComfyServer(*found, Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None,
+                         Path(sys.argv[3]) if len(sys.argv) > 3 else None)
     for sig in (signal.SIGTERM, signal.SIGINT):  # stop ComfyUI too when this script is stopped
         signal.signal(sig, lambda *_: sys.exit(0))
     with server:

@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageOps
 
 from facespace.errors import NoFaceError
-from nodes.align_faces import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, FaceSpaceAlignFaces
+from nodes.align_faces import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, FaceSpaceAlignFaces, files_signature
 
 from test_align_ffhq import measured_astronaut_landmarks
 
@@ -43,7 +43,9 @@ def run_node(**kw):
     args = dict(size=1024, backend="auto", faces="largest", face_index=0, score_threshold=0.5, skip_missing=False,
                 allow_download=False)
     args.update(kw)
-    return FaceSpaceAlignFaces().align(**args)
+    out = FaceSpaceAlignFaces().align(**args)
+    assert set(out) == {"ui", "result"}
+    return out["result"]
 
 
 def test_node_with_given_landmarks_and_a_stylegan(tmp_path):
@@ -73,3 +75,35 @@ def test_node_image_batch_with_dlib():
     diff = (aligned[0] - aligned[1].flip(1)).abs().mean()
     assert float(diff) < 0.1
     assert preview.shape[0] == 2
+
+
+def test_skipped_photos_reach_the_browser(tmp_path):
+    shutil.copy(DATA / "astronaut.png", tmp_path / "eileen.png")
+    Image.new("RGB", (64, 64), (0, 0, 0)).save(tmp_path / "blank.png")
+    with pytest.warns(UserWarning, match="blank.png"):
+        out = FaceSpaceAlignFaces().align(
+            size=64, backend="given", faces="largest", face_index=0, score_threshold=0.5, skip_missing=True,
+            allow_download=False, folder=str(tmp_path),
+            landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
+    assert out["ui"] == {"facespace_skipped": ["blank.png"]}
+    assert out["result"][1] == "eileen"
+
+
+def test_is_changed_follows_the_folder_and_the_landmarks_file(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(DATA / "astronaut.png", photos / "eileen.png")
+    marks = tmp_path / "marks.json"
+    marks.write_text(json.dumps({"eileen.png": astronaut_landmarks()}))
+    first = FaceSpaceAlignFaces.IS_CHANGED(folder=str(photos), landmarks_json=str(marks), size=64)
+    assert first == files_signature(str(photos), str(marks)), "the same files give the same answer"
+    shutil.copy(DATA / "grace_hopper.jpg", photos / "grace.jpg")
+    added = files_signature(str(photos), str(marks))
+    assert added != first, "a photo added"
+    (photos / "notes.txt").write_text("not a photo")
+    assert files_signature(str(photos), str(marks)) == added, "only photos count"
+    marks.write_text(json.dumps({"eileen.png": astronaut_landmarks(), "grace.jpg": astronaut_landmarks()}))
+    assert files_signature(str(photos), str(marks)) != added, "the landmarks file changed"
+    (photos / "grace.jpg").unlink()
+    assert files_signature(str(photos), "") != files_signature(str(photos), str(marks))
+    assert files_signature(str(tmp_path / "missing"), "") != files_signature("", ""), "a missing folder still answers"

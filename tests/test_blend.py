@@ -116,8 +116,12 @@ def test_random_weights_are_reproducible_positive_and_seed_dependent():
 def test_plan_modes_and_defaults():
     plan = plan_blends(NAMES, "", mode="weights")
     assert plan.weights.tolist() == [[0.25] * 4], "empty weights text = every face equally"
+    plan = plan_blends(NAMES, "", mode="weights", normalize=False)
+    assert plan.weights.tolist() == [[0.25] * 4], "equal shares also when the weights are used as given"
     plan = plan_blends(NAMES, "anna=3, bea=1", normalize=False, count=2)
-    assert plan.weights.tolist() == [[3, 1, 0, 0]] * 2
+    assert plan.weights.tolist() == [[3, 1, 0, 0]], "count makes no identical copies in weights mode"
+    plan = plan_blends(NAMES, "anna=3, bea=1", count=3, group_weights={"fine": "Random"}, num_ws=18)
+    assert plan.weights.shape[0] == 3 and len({tuple(r) for r in plan.groups["fine"].tolist()}) == 3
     with pytest.raises(WeightsError, match="mode"):
         plan_blends(NAMES, "anna=1", mode="sometimes")
     with pytest.raises(WeightsError, match="count"):

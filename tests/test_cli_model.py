@@ -38,6 +38,8 @@ def test_info_prints_one_json_object(files, capsys):
     assert (info["resolution"], info["num_ws"], info["w_dim"], info["z_dim"]) == (16, 6, 32, 32)
     assert info["parameters"] == sum(p.numel() for p in G.parameters())
     assert info["fingerprint"] == G.fingerprint()
+    resolutions = list(info["channels"])
+    assert resolutions == sorted(resolutions, key=int) and resolutions[0] == "4", "channels in numeric order"
 
 
 def test_convert_then_load_and_no_silent_overwrite(files, tmp_path, capsys):
@@ -48,6 +50,7 @@ def test_convert_then_load_and_no_silent_overwrite(files, tmp_path, capsys):
     assert load_generator(out).fingerprint() == G.fingerprint()
     rc, _, err = run(["convert", path, out], capsys)
     assert rc == 2 and err.strip().count("\n") == 0 and err.startswith("error:") and "already exists" in err
+    assert "pass --overwrite" in err, "the shell's flag, not the library's keyword"
     assert run(["convert", path, out, "--overwrite"], capsys)[0] == 0
     rc, _, err = run(["convert", path, tmp_path / "converted.pkl"], capsys)
     assert rc == 2 and ".safetensors" in err
@@ -112,7 +115,7 @@ def test_sample_png_numbering_and_noise(files, tmp_path, capsys):
 
 def test_errors_are_one_line_and_non_zero(files, tmp_path, capsys):
     evil = write_malicious_pickle(tmp_path / "evil.pkl", os.system, ("echo hi",))
-    bad_out = ["sample", files["sg2"][1], "--out", tmp_path / "x.jpg"]
+    bad_out = ["sample", files["sg2"][1], "--out", tmp_path / "x.gif"]
     for argv in (["info", evil], ["info", tmp_path / "missing.pkl"], bad_out):
         rc, out, err = run(argv, capsys)
         assert rc == 2 and err.startswith("error:") and err.strip().count("\n") == 0, err

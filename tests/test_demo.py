@@ -1,4 +1,6 @@
 """`python -m facespace demo`: the whole pipeline end to end, into a temporary folder."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -41,6 +43,16 @@ def test_self_check_demo_writes_everything_and_refuses_to_overwrite(tmp_path, ca
         a = np.asarray(sheet.convert("RGB")).astype(int)
         assert sheet.width > 5 * 128 and (np.abs(a - (31, 119, 180)).sum(-1) < 10).sum() > 500, "bar charts drawn"
 
+    capsys.readouterr()
+    # The FaceSpace records the generator the demo wrote: blend needs no --model.
+    assert main(["--device", "cpu", "blend", str(out / "facespace.safetensors"), "--out", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "b.png").is_file()
+    capsys.readouterr()
+    assert main(["info", str(out / "facespace.safetensors")]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "facespace" and len(info["faces"]) == SELF_CHECK_FACES and info["encoder"] == "linear"
+    assert info["generator_fingerprint"] == load_generator(out / "generator.safetensors").fingerprint()
+    assert info["generator_file"] == str((out / "generator.safetensors").resolve())
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     assert main(["--device", "cpu", "demo", "--out", str(out), "--steps", "15"]) == 2
     assert "already exists" in capsys.readouterr().err

@@ -89,3 +89,20 @@ def test_morph_node_outputs_one_frame_batch(fs):
                                                             frames_per_transition=2))[0]
     assert_comfy_image(default_order, 3 * 2 + 1)
     assert torch.allclose(default_order[::2], faces, atol=1e-5), "default order = every face, training order"
+
+
+def test_count_makes_copies_only_where_something_is_random(fs):
+    tooltip = FaceSpaceBlendWeights.INPUT_TYPES()["required"]["count"][1]["tooltip"]
+    assert "random mode" in tooltip and "one blend" in tooltip
+    out = call(FaceSpaceBlendWeights, **defaults(FaceSpaceBlendWeights, facespace=fs, weights="anna=1", count=5))
+    assert_comfy_image(out["result"][0], 1)
+    assert len(out["ui"]["facespace_weights"]) == 1
+    grouped = call(FaceSpaceBlendWeights, **defaults(FaceSpaceBlendWeights, facespace=fs, weights="anna=1", count=3,
+                                                     fine_weights="random"))
+    assert_comfy_image(grouped["result"][0], 3)
+
+
+def test_empty_weights_are_equal_shares_as_the_sliders_show(fs):
+    for normalize in (True, False):
+        out = call(FaceSpaceBlendWeights, **defaults(FaceSpaceBlendWeights, facespace=fs, normalize=normalize))
+        assert out["ui"]["facespace_weights"] == [[0.25] * 4]

@@ -102,8 +102,13 @@ def test_train_node_saves_once_and_never_overwrites(models_dir, stylegan, images
     path = models_dir / "facespace" / "trio.safetensors"
     assert read_facespace_info(path)["names"] == ["face_01", "face_02", "face_03"]
     train(stylegan, images, save_name="trio")  # the same training again: the file it wrote is kept
-    with pytest.raises(FaceSpaceError, match="already exists"):
+    before = path.read_bytes()
+    train_node._CACHE.clear()  # ComfyUI dropped its cache: the same training is run and saved again
+    train(stylegan, images, save_name="trio")
+    assert path.read_bytes() == before
+    with pytest.raises(FaceSpaceError, match="different FaceSpace.*this node's `overwrite`") as err:
         train(stylegan, images, save_name="trio", seed=2)
+    assert "--overwrite" not in str(err.value)
     train(stylegan, images, save_name="trio", seed=2, overwrite=True)
     assert read_facespace_info(path)["settings"]["seed"] == 2
 
@@ -112,8 +117,14 @@ def test_save_and_load_nodes(models_dir, stylegan, images):
     (fs,) = train(stylegan, images, face_names="ann, bo, cy")["result"]
     out = FaceSpaceSave().save(facespace=fs, name="people", overwrite=False)
     assert out["ui"]["facespace_names"] == ["ann", "bo", "cy"]
-    with pytest.raises(FaceSpaceError, match="already exists"):
-        FaceSpaceSave().save(facespace=fs, name="people.safetensors", overwrite=False)
+    saved = (models_dir / "facespace" / "people.safetensors").read_bytes()
+    again = FaceSpaceSave().save(facespace=fs, name="people.safetensors", overwrite=False)
+    assert again["ui"]["facespace_file"] == ["people.safetensors"], "saving the same FaceSpace again is a no-op"
+    assert (models_dir / "facespace" / "people.safetensors").read_bytes() == saved
+    (other_fs,) = train(stylegan, images, face_names="ann, bo, cy", seed=5)["result"]
+    with pytest.raises(FaceSpaceError, match="already exists and holds a different FaceSpace.*`overwrite`"):
+        FaceSpaceSave().save(facespace=other_fs, name="people", overwrite=False)
+    assert (models_dir / "facespace" / "people.safetensors").read_bytes() == saved, "nothing overwritten"
     spec = FaceSpaceLoad.INPUT_TYPES()["required"]
     assert "people.safetensors" in spec["file"][0]
     loaded = FaceSpaceLoad().load(stylegan=stylegan, file="people.safetensors")

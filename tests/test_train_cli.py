@@ -41,14 +41,36 @@ def test_train_command_refuses_to_overwrite_and_reports_bad_input(setup, capsys)
     G, model, faces, out = setup
     out.write_bytes(b"keep me")
     assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out), "--steps", "1"]) == 2
-    assert "already exists" in capsys.readouterr().err and out.read_bytes() == b"keep me"
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err and out.read_bytes() == b"keep me"
+    other = faces.parent / "other.safetensors"
     empty = faces.parent / "empty"
     empty.mkdir()
-    assert main(["train", "--model", str(model), "--faces", str(empty), "--out", str(out) + "2"]) == 2
+    assert main(["train", "--model", str(model), "--faces", str(empty), "--out", str(other)]) == 2
     assert "holds no images" in capsys.readouterr().err
-    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out) + "2", "--steps", "0"]) == 2
+    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(other), "--steps", "0"]) == 2
     assert "training setting steps must be a whole number >= 1, got 0" in capsys.readouterr().err
     Image.new("RGB", (20, 16)).save(faces / "wide.png")
-    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(out) + "2", "--steps", "1"]) == 2
+    assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(other), "--steps", "1"]) == 2
     assert "wide.png is 20x16 pixels; aligned faces are square" in capsys.readouterr().err
-    assert not (faces.parent / "out.safetensors2").exists()
+    assert not other.exists()
+
+
+def test_train_command_checks_out_resolution_and_face_count(setup, capsys):
+    G, model, faces, out = setup
+    base = ["--device", "cpu", "train", "--model", str(model), "--faces", str(faces), "--steps", "1"]
+    assert main([*base, "--out", str(out.with_suffix(".pt"))]) == 2
+    assert "must end in .safetensors" in capsys.readouterr().err
+    for bad in ("12", "32", "0"):
+        assert main([*base, "--out", str(out), "--resolution", bad]) == 2
+        err = capsys.readouterr().err
+        assert f"--resolution {bad} is not a resolution of the generator" in err and "4, 8, 16" in err, err
+    assert main([*base, "--out", str(out), "--resolution", "8"]) == 0
+    info = read_facespace_info(out)
+    assert (info["working_resolution"], info["psnr_resolution"]) == (8, 16)  # trained at 8, measured at 16
+    capsys.readouterr()
+    lonely = faces.parent / "lonely"
+    lonely.mkdir()
+    next(faces.glob("ann.png")).rename(lonely / "ann.png")
+    assert main([*base[:-4], "--faces", str(lonely), "--out", str(out.with_name("one.safetensors"))]) == 2
+    assert "a FaceSpace needs at least two faces" in capsys.readouterr().err

@@ -82,9 +82,12 @@ def test_linear_encoder_reproduces_its_table_exactly(converged):
     assert torch.allclose(fs.encode(a)[0], torch.einsum("n,nlc->lc", a[0], fs.wplus_table), atol=1e-5)
 
 
-def test_a_bare_generator_and_a_single_face(G, faces):
-    fs = train_facespace(G, faces[:1], None, TrainSettings(steps=3, init_candidates=8), rt())
-    assert fs.names == ["face_01"] and fs.stylegan is None and fs.wplus_table.shape == (1, G.num_ws, G.w_dim)
+def test_a_bare_generator_and_two_faces_but_not_one(G, faces):
+    fs = train_facespace(G, faces[:2], None, TrainSettings(steps=3, init_candidates=8), rt())
+    assert fs.names == ["face_01", "face_02"] and fs.stylegan is None
+    assert fs.wplus_table.shape == (2, G.num_ws, G.w_dim)
+    with pytest.raises(FaceSpaceError, match="one face given; a FaceSpace needs at least two faces"):
+        train_facespace(G, faces[:1], None, TrainSettings(steps=3), rt())
 
 
 def test_faces_of_another_size_are_resized_and_odd_shapes_refused(G, faces):

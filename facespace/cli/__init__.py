@@ -6,7 +6,8 @@ import importlib
 import importlib.util
 import sys
 
-from ..errors import FaceSpaceError
+from ..errors import FaceSpaceError, OutputExistsError
+from ..runtime import usable_device
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
 COMMAND_MODULES = (
@@ -34,10 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.device != "auto":
+            usable_device(args.device)  # before any work, in one line naming the devices this machine has
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OutputExistsError as exc:  # the shell's way to allow it
+        print(f"error: {OutputExistsError(exc.path, 'pass --overwrite')}", file=sys.stderr)
+        return 2
     except (FaceSpaceError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

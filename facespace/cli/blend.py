@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import FaceSpaceError
-from ..fileio import check_writable, save_numbered_pictures, save_picture
+from ..fileio import PICTURE_SUFFIXES, check_writable, save_numbered_pictures, save_picture
 from ..imageops import grid, image_to_pil
 from ..morph import EASINGS, SPACES
 from ..runtime import PlainRuntime
@@ -80,9 +80,6 @@ def recorded_generator(facespace_path) -> str:
         raise FaceSpaceError(f"{facespace_path}: {where}; pass --model with the generator it was trained with "
                              f"(fingerprint {info.get('generator_fingerprint')})")
     return recorded
-
-
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def check_picture_target(out, overwrite: bool = False, folder_ok: bool = True) -> None:

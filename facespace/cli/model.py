@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import FaceSpaceError
-from ..fileio import atomic_path, check_writable
+from ..fileio import PICTURE_SUFFIXES, atomic_path, check_writable, save_picture
 from ..imageops import native_to_pil
 from ..runtime import PlainRuntime
 from ..stylegan import load_generator, save_generator, z_from_seeds
@@ -32,14 +32,38 @@ def generator_info(G) -> dict:
         "z_dim": G.z_dim,
         "img_channels": G.img_channels,
         "mapping_layers": G.arch["mapping_layers"],
-        "channels": {int(k): v for k, v in G.arch["channels"].items()},
+        "channels": dict(sorted((int(k), v) for k, v in G.arch["channels"].items())),  # by resolution, 4 first
         "parameters": G.num_params(),
         "fingerprint": G.fingerprint(),
     }
 
 
+def facespace_info(path) -> dict | None:
+    """What a FaceSpace file holds (from its header), or None when the file is not a FaceSpace."""
+    from ..errors import ModelFormatError
+    from ..train import read_facespace_info
+
+    try:
+        info = read_facespace_info(path)
+    except ModelFormatError:
+        return None
+    return {
+        "file": str(path),
+        "format": "facespace",
+        "faces": list(info["names"]),
+        "encoder": info["encoder_kind"],
+        "generator_fingerprint": info["generator_fingerprint"],
+        "generator_file": info.get("generator_file", ""),
+        "resolution": info["resolution"],
+        "num_ws": info["num_ws"],
+        "w_dim": info["w_dim"],
+        "psnr": info.get("psnr", {}),
+    }
+
+
 def run_info(args) -> int:
-    print(json.dumps(generator_info(load_generator(args.model)), indent=2))
+    info = facespace_info(args.model) if Path(args.model).is_file() else None
+    print(json.dumps(info or generator_info(load_generator(args.model)), indent=2))
     return 0
 
 
@@ -95,8 +119,9 @@ def read_latents(path: Path, G, space: str) -> tuple[str, torch.Tensor]:
 def run_sample(args) -> int:
     out = Path(args.out)
     suffix = out.suffix.lower()
-    if suffix not in (".npy", ".png"):
-        raise FaceSpaceError(f"--out {out} must end in .npy (raw generator output) or .png (images)")
+    if suffix != ".npy" and suffix not in PICTURE_SUFFIXES:
+        raise FaceSpaceError(f"--out {out} must end in .npy (raw generator output) or "
+                             f"{', '.join(PICTURE_SUFFIXES)} (images)")
     if args.batch < 1:
         raise FaceSpaceError(f"--batch must be at least 1, got {args.batch}")
     rt = PlainRuntime(args.device)
@@ -140,17 +165,19 @@ def run_sample(args) -> int:
                 np.save(f, images.numpy().astype(np.float32))
     else:
         for p, pic in zip(names, native_to_pil(images)):
-            with atomic_path(p, args.overwrite) as tmp:
-                pic.save(tmp, format="PNG")
+            save_picture(pic, p, args.overwrite)
     print(f"wrote {names[0] if len(names) == 1 else f'{names[0]} .. {names[-1].name}'} "
           f"({n} image{'s' if n != 1 else ''}, {G.resolution} px, from {kind})")
     return 0
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("info", help="print a generator file's family, sizes, format and fingerprint as JSON",
-                              description="Read a generator file (detected by content) and print one JSON object.")
-    p.add_argument("model", help="generator file: NVIDIA .pkl, rosinality .pt or FaceSpace .safetensors")
+    p = subparsers.add_parser("info", help="print a generator file's family, sizes, format and fingerprint as JSON "
+                                           "(or a FaceSpace file's faces, encoder and generator)",
+                              description="Read a generator or FaceSpace file (detected by content) and print one "
+                                          "JSON object.")
+    p.add_argument("model", help="generator file (NVIDIA .pkl, rosinality .pt, the pack's .safetensors) or a "
+                                 "trained FaceSpace .safetensors")
     p.set_defaults(run=run_info)
 
     p = subparsers.add_parser("convert", help="convert a generator file to the pack's .safetensors",
@@ -166,8 +193,8 @@ def register(subparsers) -> None:
         description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="generator file")
     p.add_argument("--out", required=True,
-                   help="OUT.npy: raw output [N,3,H,W] float32 (about -1..1); OUT.png: images "
-                        "(OUT_000.png, OUT_001.png, ... when N > 1)")
+                   help="OUT.npy: raw output [N,3,H,W] float32 (about -1..1); OUT.png (or .jpg, .webp): "
+                        "images (OUT_000.png, OUT_001.png, ... when N > 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed (z drawn as NVIDIA's scripts do); default 0")
     p.add_argument("--count", type=int, default=1, help="number of seeds: seed, seed+1, ...; default 1")
     p.add_argument("--latent", help="a .npy of z [N,z_dim], W [N,w_dim] or W+ [N,num_ws,w_dim], or a latent file "

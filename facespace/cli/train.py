@@ -33,7 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--perceptual", type=float, help="weight of the VGG16 loss (needs VGG16 weights in models/vgg)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--resolution", type=int,
-                   help="train at most at this resolution (default: 256 for fast, full for original)")
+                   help="train at this resolution, a power of two up to the generator's (default: 256 for fast, "
+                        "full for original)")
     p.add_argument("--target-psnr", type=float, help="a face stops once it reaches this PSNR in dB (fast default 45; "
                                                      "0 = use every step)")
     p.add_argument("--seconds", type=float, help="fast: stop after this many seconds (default: steps only)")
@@ -50,6 +51,16 @@ def face_files(folder: Path) -> list[Path]:
     return files
 
 
+def check_resolution(resolution: int | None, G) -> None:
+    """--resolution must be one the generator renders at: a power of two from 4 up to its own."""
+    if resolution is None:
+        return
+    offered = [4 << i for i in range(G.resolution.bit_length()) if 4 << i <= G.resolution]
+    if resolution not in offered:
+        raise FaceSpaceError(f"--resolution {resolution} is not a resolution of the generator; it renders at "
+                             f"{', '.join(map(str, offered))} (powers of two up to its {G.resolution} px)")
+
+
 def run(args) -> int:
     from PIL import Image
 
@@ -59,8 +70,13 @@ def run(args) -> int:
     from ..train import TrainSettings, save_facespace, train_facespace
 
     out = Path(args.out)
+    if out.suffix.lower() != ".safetensors":
+        raise FaceSpaceError(f"--out {out} must end in .safetensors (a FaceSpace file)")
     check_writable(out, args.overwrite)
     files = face_files(Path(args.faces))
+    if len(files) < 2:
+        raise FaceSpaceError(f"--faces {args.faces} holds one face; a FaceSpace needs at least two faces "
+                             f"(blends and morphs mix faces), and 6-10 work best")
     overrides = {k: v for k, v in {
         "encoder": args.encoder, "steps": args.steps, "cycles": args.cycles, "lr": args.lr, "anneal": args.anneal,
         "structural_weight": args.structural, "perceptual_weight": args.perceptual, "seed": args.seed,
@@ -68,6 +84,7 @@ def run(args) -> int:
         "seconds": args.seconds}.items() if v is not None}
     settings = TrainSettings.preset(args.schedule, **overrides)
     G = load_generator(args.model)
+    check_resolution(args.resolution, G)
     pics = []
     for f in files:
         try:

@@ -37,6 +37,9 @@ def unit_targets(images) -> torch.Tensor:
                              f"{tuple(images.shape)}")
     if images.ndim == 4 and images.shape[0] == 0:
         raise FaceSpaceError("images: no faces given to train on; connect an IMAGE batch of aligned faces")
+    if images.ndim == 3 or images.shape[0] < 2:
+        raise FaceSpaceError("images: one face given; a FaceSpace needs at least two faces (blends and morphs "
+                             "mix faces), and 6-10 work best")
     height, width = images.shape[-3], images.shape[-2]
     if height != width:
         raise FaceSpaceError(f"images: the faces are {width}x{height} pixels; aligned faces are square "

@@ -3,7 +3,7 @@
 // Reads the text the way the BlendWeights node does (facespace/blend.py):
 // - by name:     "anna=0.6, bea=0.4"  (faces not named get 0; "name: value" is read too)
 // - by position: "0.6, 0.4, 0, 0"     (one bare number per face, training order)
-// - empty:       every face weighs the same
+// - empty:       every face weighs the same (an equal share, 1/N, each)
 // Entries are separated by commas, semicolons or new lines; names match exactly, else by a unique
 // case-insensitive match. Anything the node would refuse is kept verbatim and reported, so
 // rewriting the text after a slider move never loses what the user typed.
@@ -92,7 +92,7 @@ export function readSliderState(text, names) {
   };
   if (!entries.length) {
     state.form = "empty";
-    for (const n of names) state.values[n] = 1;
+    for (const n of names) state.values[n] = 1 / names.length;
     return state;
   }
   if (isPositional(entries)) {
@@ -143,6 +143,17 @@ export function applySliderChange(text, names, name, value) {
   if (target) target.value = value;
   else entries.push({ kind: "weight", name, value });
   return formatWeights(entries);
+}
+
+/**
+ * The share of the blend each face gets, as the node uses it: the values divided by their sum when
+ * `normalize` is on, else the values themselves. null when the sum is not positive (the node refuses it).
+ */
+export function blendShares(values, names, normalize = true) {
+  const raw = names.map((n) => Number(values[n] ?? 0));
+  if (!normalize) return raw;
+  const total = raw.reduce((a, b) => a + b, 0);
+  return total > 0 ? raw.map((v) => v / total) : null;
 }
 
 /** Upper end of the slider range: at least 1, and high enough to show every value in the text. */

@@ -3,6 +3,7 @@ import { test } from "node:test";
 
 import {
   applySliderChange,
+  blendShares,
   canonicalText,
   describeProblems,
   formatNumber,
@@ -59,10 +60,10 @@ test("names resolve exactly first, then by a unique case-insensitive match", () 
   assert.equal(resolveName("zoe", NAMES), -1);
 });
 
-test("empty text means every face weighs the same", () => {
+test("empty text shows the equal shares the blend will use", () => {
   const state = readSliderState("  ", NAMES);
   assert.equal(state.form, "empty");
-  assert.deepEqual(state.values, { anna: 1, ben: 1, cara: 1 });
+  assert.deepEqual(state.values, { anna: 1 / 3, ben: 1 / 3, cara: 1 / 3 });
   assert.equal(describeProblems(state), "");
 });
 
@@ -111,7 +112,7 @@ test("moving a slider for a face missing from named text appends it", () => {
 });
 
 test("empty or positional text becomes canonical so the other faces keep their weights", () => {
-  assert.equal(applySliderChange("", NAMES, "ben", 0.5), "anna=1, ben=0.5, cara=1");
+  assert.equal(applySliderChange("", NAMES, "ben", 0.5), "anna=0.333333, ben=0.5, cara=0.333333");
   assert.equal(applySliderChange("0.2, 0.3, 0.5", NAMES, "cara", 0), "anna=0.2, ben=0.3, cara=0");
 });
 
@@ -140,4 +141,10 @@ test("names holding '=' or ':' split at the last one, as the node reads them", (
 
 test("case-insensitive names fold like Python's casefold", () => {
   assert.equal(resolveName("STRASSE", ["straße", "anna"]), 0);
+});
+
+test("shares are what the blend uses: divided by the sum when normalising, else as given", () => {
+  assert.deepEqual(blendShares({ anna: 1, ben: 3, cara: 0 }, NAMES), [0.25, 0.75, 0]);
+  assert.deepEqual(blendShares({ anna: 1, ben: 3, cara: 0 }, NAMES, false), [1, 3, 0]);
+  assert.equal(blendShares({ anna: 0, ben: 0, cara: 0 }, NAMES), null);
 });
