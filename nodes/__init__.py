@@ -3,7 +3,10 @@ import importlib
 
 # Along the user's path: load -> align -> train -> blend -> morph; then the browser's face-names route.
 NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "facespace_files", "blend", "morph",
-                "routes")
+                "routes",
+                "paste_faces",
+                "face_similarity",
+                )
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

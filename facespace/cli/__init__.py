@@ -9,7 +9,10 @@ import sys
 from ..errors import FaceSpaceError
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
-COMMAND_MODULES = ("model", "align", "train", "blend", "demo")
+COMMAND_MODULES = ("model", "align", "train", "blend", "demo",
+                   "paste",
+                   "similarity",
+                   )
 
 
 def build_parser() -> argparse.ArgumentParser:
