@@ -5,6 +5,7 @@ import json
 
 from facespace.errors import FaceSpaceError
 from facespace.identity import KINDS, face_similarity, identity_backend, missing_reason
+from facespace.identity.dlib_recognition import runtime_model_dirs
 from facespace.imageops import image_to_pil, pil_to_image
 from facespace.names import split_list, unique_names
 
@@ -70,10 +71,7 @@ class FaceSpaceFaceSimilarity:
 
 
 def _model_dirs():
-    try:
-        return runtime().model_dirs("landmarks")
-    except NotImplementedError:
-        return []
+    return runtime_model_dirs(runtime())
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceFaceSimilarity": FaceSpaceFaceSimilarity}

@@ -142,7 +142,15 @@ class FaceSpaceTrainEncoder:
             if str(path) not in entry["saved"] or not _same_training(path, fs):
                 save_facespace(fs, path, overwrite=bool(overwrite))
                 entry["saved"].add(str(path))
-        return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
+        return {"ui": {"facespace_names": list(fs.names), "facespace_report": training_report(fs)}, "result": (fs,)}
+
+
+def training_report(fs) -> list[str]:
+    """One line per face: its PSNR and, when measured, its identity distance (the node's ui text)."""
+    psnr, identity = fs.metadata.get("psnr", {}), fs.metadata.get("identity") or {}
+    lines = [f"{name}: {psnr[name]:.1f} dB" + (f", identity {identity[name]:.3f}" if name in identity else "")
+             for name in fs.names if name in psnr]
+    return lines + ([] if identity else [fs.metadata.get("identity_note", "identity not measured")])
 
 
 def _same_training(path, fs) -> bool:

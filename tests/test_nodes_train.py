@@ -44,7 +44,7 @@ def train(stylegan, images, **overrides):
 def test_train_node_returns_facespace_with_names_for_the_browser(models_dir, stylegan, images):
     out = train(stylegan, images, face_names="ann\nbo, cy", encoder="mlp", learning_rate=0.02, seed=3)
     (fs,) = out["result"]
-    assert out["ui"] == {"facespace_names": ["ann", "bo", "cy"]}
+    assert out["ui"]["facespace_names"] == ["ann", "bo", "cy"]
     assert fs.encoder_kind == "mlp" and fs.stylegan is stylegan
     settings = fs.metadata["settings"]
     assert (settings["steps"], settings["lr"], settings["seed"], settings["schedule"]) == (4, 0.02, 3, "fast")
@@ -83,7 +83,7 @@ def test_identical_rerun_is_served_from_the_cache(models_dir, stylegan, images, 
 
 def test_train_node_names_follow_the_shared_rules(models_dir, stylegan, images):
     out = train(stylegan, images, face_names="Anna; anna\nbo/b")
-    assert out["ui"] == {"facespace_names": ["Anna", "anna_2", "bo_b"]}
+    assert out["ui"]["facespace_names"] == ["Anna", "anna_2", "bo_b"]
     with pytest.raises(FaceSpaceError, match="face_names: 2 name"):
         train(stylegan, images, face_names="ann, bo")
     with pytest.raises(SettingsError, match="pixel_weight.*must not all be 0"):

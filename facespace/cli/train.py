@@ -87,5 +87,8 @@ def run(args) -> int:
     psnr = fs.metadata["psnr"]
     print(f"wrote {out} ({len(fs.names)} faces, {settings.encoder} encoder, {fs.metadata['steps_run']} steps, "
           f"{fs.metadata['seconds']:.1f} s)")
+    identity = fs.metadata.get("identity")
+    print("identity distance to each face (dlib, below 0.6 = same person): "
+          + ", ".join(f"{n} {d:.3f}" for n, d in identity.items()) if identity else fs.metadata["identity_note"])
     print(f"PSNR at {fs.metadata['psnr_resolution']} px: " + ", ".join(f"{n} {v:.1f} dB" for n, v in psnr.items()))
     return 0

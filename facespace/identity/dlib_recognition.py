@@ -47,6 +47,16 @@ def missing_reason(model_dirs: Sequence[os.PathLike] = ()) -> str | None:
     return None
 
 
+def runtime_model_dirs(runtime=None) -> list[Path]:
+    """The runtime's 'landmarks' model folders, where a user copy of the network may sit."""
+    from ..runtime import get_runtime
+
+    try:
+        return list(get_runtime(runtime).model_dirs("landmarks"))
+    except NotImplementedError:
+        return []
+
+
 def find_network(model_dirs: Sequence[os.PathLike] = ()) -> Path | None:
     """The network file: a user copy in a model folder first, then the packaged one (found without importing it)."""
     candidates = [Path(d) / NETWORK_FILE for d in model_dirs]
