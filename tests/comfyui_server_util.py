@@ -71,7 +71,7 @@ class ComfyServer:
 
     def __init__(self, comfyui_dir: Path, python: Path, root: Path, port: int | None = None):
         self.comfyui_dir, self.python, self.root = Path(comfyui_dir), Path(python), Path(root)
-        self.port = port or free_port()
+        self.port = port or int(os.environ.get("COMFYUI_TEST_PORT") or 0) or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.paths = prepare_root(self.root)
         self.log_path = self.root / "server.log"

@@ -27,7 +27,8 @@ PHOTOS = ("astronaut.png", "grace_hopper.jpg")
 GENERATOR_FILE = "tiny_stylegan2_32.safetensors"
 FACESPACE_NAME = "server_test_faces"
 PACK_NODES = {"FaceSpaceLoadStyleGAN", "FaceSpaceSampleStyleGAN", "FaceSpaceAlignFaces", "FaceSpaceTrainEncoder",
-              "FaceSpaceSave", "FaceSpaceLoad", "FaceSpaceBlendWeights", "FaceSpaceMorphSequence"}
+              "FaceSpaceSave", "FaceSpaceLoad", "FaceSpaceBlendWeights", "FaceSpaceMorphSequence",
+              "FaceSpacePasteFaces", "FaceSpaceFaceSimilarity"}
 RUN_TIMEOUT = 300
 
 
@@ -170,3 +171,28 @@ def test_random_blends_workflow(server, object_info, trained):
     assert len(weights) == 3 and all(abs(sum(row) - 1) < 1e-6 for row in weights)  # normalised random rows
     assert len({tuple(row) for row in weights}) == 3
     assert images_of(entry, "SaveImage", prompt), entry["outputs"]
+
+
+def test_paste_back_workflow(server, object_info):
+    prompt = workflow_to_prompt(workflow_with("FaceSpacePasteFaces"), object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceAlignFaces", folder=str(server.photos), backend="dlib")
+    set_inputs(prompt, "FaceSpaceTrainEncoder", steps=20, resolution=0)
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    pasted = images_of(entry, "SaveImage", prompt)
+    assert len(pasted) == 1, entry["outputs"]
+    with Image.open(io.BytesIO(server.view(pasted[0]))) as im:
+        photo = Image.open(server.photos / "astronaut.png")   # the first photo, in file-name order
+        assert im.size == photo.size
+        changed = sum(a != b for a, b in zip(im.convert("RGB").tobytes(), photo.convert("RGB").tobytes()))
+        assert 0 < changed < 0.5 * 3 * photo.width * photo.height
+    assert images_of(entry, "PreviewImage", prompt), "the similarity heat map"
+
+
+def test_identity_for_diffusion_workflow(server, object_info, trained):
+    workflow = next(load_workflow(p) for p in shipped_workflows() if "InstantID" in p.read_text())
+    prompt = workflow_to_prompt(workflow, object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceLoad", file=f"{FACESPACE_NAME}.safetensors")
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    assert len(images_of(entry, "SaveImage", prompt)) == 2, entry["outputs"]   # the blend and its chart
