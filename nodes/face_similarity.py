@@ -3,23 +3,12 @@ from __future__ import annotations
 
 import json
 
-from facespace.errors import FaceSpaceError
 from facespace.identity import KINDS, face_similarity, identity_backend, missing_reason
 from facespace.identity.dlib_recognition import runtime_model_dirs
 from facespace.imageops import image_to_pil, pil_to_image
-from facespace.names import split_list, unique_names
+from facespace.names import names_for
 
 from .comfy import runtime
-
-
-def _names(text: str, count: int, input_name: str, prefix: str) -> list[str]:
-    given = split_list(text)
-    if not given:
-        return [f"{prefix}_{i + 1:02d}" for i in range(count)]
-    if len(given) != count:
-        raise FaceSpaceError(f"{input_name}: got {len(given)} name(s) for {count} image(s); give one per image "
-                             f"(comma separated) or leave it empty")
-    return unique_names(given)
 
 
 class FaceSpaceFaceSimilarity:
@@ -60,11 +49,11 @@ class FaceSpaceFaceSimilarity:
     def compare(self, images, kind, reference=None, names="", reference_names=""):
         backend = identity_backend(_model_dirs())
         pictures = image_to_pil(images)
-        row_names = _names(names, len(pictures), "names", "image")
+        row_names = names_for(names, len(pictures), "names", "image")
         refs = ref_names = None
         if reference is not None:
             refs = image_to_pil(reference)
-            ref_names = _names(reference_names, len(refs), "reference_names", "reference")
+            ref_names = names_for(reference_names, len(refs), "reference_names", "reference")
         result = face_similarity(pictures, row_names, refs, ref_names, kind=kind, backend=backend)
         return {"ui": {"text": [result.table()]},
                 "result": (pil_to_image(result.heatmap()), json.dumps(result.to_dict()))}
