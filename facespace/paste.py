@@ -119,7 +119,7 @@ def paste_faces(photo, crops: FaceCrop | Sequence[FaceCrop], faces: torch.Tensor
                              f"give one photo, or one per output")
     h, w = photos.shape[1:3]
     crops = [c.scaled_to(w, h) for c in crops]
-    outlines = [mask_outline(c) for c in crops]
+    places = [_placement(c, w, h, float(grow), float(feather)) for c in crops]
     rt = get_runtime(runtime)
     images, masks = [], []
     bar = rt.progress(len(plan), "pasting faces")
@@ -129,7 +129,7 @@ def paste_faces(photo, crops: FaceCrop | Sequence[FaceCrop], faces: torch.Tensor
             canvas = photos[i if photos.shape[0] > 1 else 0].clone()
             mask = torch.zeros(h, w)
             for k, f in pairs:
-                _paste_one(canvas, mask, crops[k], outlines[k], faces[f], float(grow), float(feather), colour)
+                _paste_one(canvas, mask, places[k], faces[f], colour)
             images.append(canvas)
             masks.append(mask)
             bar.update(1)
@@ -178,71 +178,89 @@ def _face_batch(faces) -> torch.Tensor:
     return faces[..., :3].detach().float().cpu()
 
 
-def _paste_one(canvas: torch.Tensor, mask: torch.Tensor, crop: FaceCrop, outline: np.ndarray, face: torch.Tensor,
-               grow: float, feather: float, colour: str) -> None:
-    """Blend one face into canvas [H,W,3] in place; mask [H,W] keeps the largest weight seen per pixel."""
-    h, w = canvas.shape[:2]
+@dataclass
+class _Placement:
+    """Where one crop lands in the photo: its box, the crop fractions and mask weights of the pixels under it."""
+    box: tuple[int, int, int, int]   # x0, y0, x1, y1
+    inside: torch.Tensor             # [h,w] bool: mask > 0
+    t: torch.Tensor                  # [K,2] crop fractions of those pixels
+    alpha: torch.Tensor              # [h,w] mask weights
+    side: float
+
+
+def _placement(crop: FaceCrop, width: int, height: int, grow: float, feather: float) -> _Placement | None:
     lo = np.floor(crop.quad.min(axis=0)).astype(int)
     hi = np.ceil(crop.quad.max(axis=0)).astype(int) + 1
     x0, y0 = max(lo[0], 0), max(lo[1], 0)
-    x1, y1 = min(hi[0], w), min(hi[1], h)
+    x1, y1 = min(hi[0], width), min(hi[1], height)
     if x0 >= x1 or y0 >= y1:
-        return
+        return None
     ys, xs = torch.meshgrid(torch.arange(y0, y1, dtype=torch.float64), torch.arange(x0, x1, dtype=torch.float64),
                             indexing="ij")
     inverse = torch.from_numpy(np.linalg.inv(crop.axes))
     t = (torch.stack([xs, ys], -1) - torch.from_numpy(crop.quad[0])) @ inverse.T
-    alpha = face_alpha(outline, t, grow, feather).float()
-    if not bool((alpha > 0).any()):
+    alpha = face_alpha(mask_outline(crop), t, grow, feather).float()
+    inside = alpha > 0
+    if not bool(inside.any()):
+        return None
+    return _Placement((x0, y0, x1, y1), inside, t[inside], alpha, crop.side)
+
+
+def _paste_one(canvas: torch.Tensor, mask: torch.Tensor, place: _Placement | None, face: torch.Tensor,
+               colour: str) -> None:
+    """Blend one face into canvas [H,W,3] in place; mask [H,W] keeps the largest weight seen per pixel."""
+    if place is None:
         return
+    x0, y0, x1, y1 = place.box
     src = face.permute(2, 0, 1)[None]
-    footprint = max(int(round(crop.side * PREFILTER_OVERSAMPLE)), 2)
+    footprint = max(int(round(place.side * PREFILTER_OVERSAMPLE)), 2)
     if src.shape[-1] > footprint:  # far more face pixels than photo pixels: filter before sampling
         src = F.interpolate(src, size=(footprint, footprint), mode="bilinear", antialias=True, align_corners=False)
-    warped = lanczos_sample(src[0], t).permute(1, 2, 0).clamp(0, 1)
+    warped = lanczos_sample(src[0], place.t).T.clamp(0, 1)     # [K,3], the pixels under the mask only
     region = canvas[y0:y1, x0:x1]
+    under, a = region[place.inside], place.alpha[place.inside][:, None]
     if colour == "lab":
-        warped = match_colours(warped, region, alpha)
-    a = alpha[..., None]
-    canvas[y0:y1, x0:x1] = torch.where(a > 0, region + a * (warped - region), region)
-    mask[y0:y1, x0:x1] = torch.maximum(mask[y0:y1, x0:x1], alpha)
+        warped = match_colours(warped, under, a[:, 0])
+    region[place.inside] = under + a * (warped - under)
+    mask[y0:y1, x0:x1] = torch.maximum(mask[y0:y1, x0:x1], place.alpha)
 
 
 def lanczos_sample(src: torch.Tensor, t: torch.Tensor, lobes: int = LANCZOS_LOBES) -> torch.Tensor:
-    """src [C,S,S] sampled at crop fractions t [h,w,2] with a Lanczos kernel -> [C,h,w] (edges repeated)."""
+    """src [C,S,S] sampled at crop fractions t [...,2] with a Lanczos kernel -> [C,...] (edges repeated)."""
     c, size = src.shape[0], src.shape[-1]
     x = t[..., 0].float() * size - 0.5
     y = t[..., 1].float() * size - 0.5
     x0, y0 = torch.floor(x), torch.floor(y)
     flat = src.reshape(c, -1)
+    offsets = range(1 - lobes, lobes + 1)
+
+    def taps(pos, start):   # the kernel is separable: weights and clamped indices per axis
+        return [(torch.sinc(pos - start - k) * torch.sinc((pos - start - k) / lobes),
+                 (start + k).clamp(0, size - 1).long()) for k in offsets]
+
+    xs, ys = taps(x, x0), taps(y, y0)
     out = torch.zeros((c,) + x.shape)
     total = torch.zeros(x.shape)
-
-    def kernel(d):
-        return torch.sinc(d) * torch.sinc(d / lobes) * (d.abs() < lobes)
-
-    for j in range(1 - lobes, lobes + 1):
-        wy = kernel(y - (y0 + j))
-        row = (y0 + j).clamp(0, size - 1).long() * size
-        for i in range(1 - lobes, lobes + 1):
-            weight = wy * kernel(x - (x0 + i))
-            index = row + (x0 + i).clamp(0, size - 1).long()
-            out += flat[:, index] * weight
+    for wy, row in ys:
+        row = row * size
+        for wx, col in xs:
+            weight = wy * wx
+            out += flat[:, row + col] * weight
             total += weight
     return out / total
 
 
 def match_colours(face: torch.Tensor, photo: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """face [h,w,3] with its Lab mean and spread under `weight` moved to the photo's [h,w,3]."""
+    """face pixels [K,3] with their Lab mean and spread under `weight` [K] moved to the photo's [K,3]."""
     wsum = weight.sum()
     if float(wsum) <= 0:
         return face
-    wt = (weight / wsum)[..., None].double()
+    wt = (weight / wsum)[:, None].double()
     face_lab, photo_lab = rgb_to_lab(face.double()), rgb_to_lab(photo.double())
 
     def stats(lab):
-        mean = (lab * wt).sum((0, 1))
-        std = (((lab - mean) ** 2) * wt).sum((0, 1)).sqrt()
+        mean = (lab * wt).sum(0)
+        std = (((lab - mean) ** 2) * wt).sum(0).sqrt()
         return mean, std
 
     (mf, sf), (mp, sp) = stats(face_lab), stats(photo_lab)
