@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, Sequence
 
+from .errors import FaceSpaceError
+
 LIST_SEPARATORS = re.compile(r"[,;\n\r]+")
 _UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|,;\x00-\x1f]+')
 
@@ -41,3 +43,17 @@ def unique_names(wanted: Iterable[str], taken: set[str] | None = None) -> list[s
         taken.add(candidate.casefold())
         out.append(candidate)
     return out
+
+
+def names_for(names, count: int, label: str, prefix: str) -> list[str]:
+    """One name per picture from a list or list text; none -> prefix_01, prefix_02, ...
+
+    Cleaned by `clean_name` and made unique ignoring case; a wrong count is an error naming `label`.
+    """
+    given = split_list(names)
+    if not given:
+        return [f"{prefix}_{i + 1:02d}" for i in range(count)]
+    if len(given) != count:
+        raise FaceSpaceError(f"{label}: {len(given)} name(s) ({', '.join(given)}) given for {count} image(s); "
+                             f"give one name per image (comma, semicolon or newline separated) or none")
+    return unique_names(clean_name(n) for n in given)

@@ -10,6 +10,8 @@ NODE_MODULES = ("load_stylegan", "sample", "align_faces", "train_encoder", "face
                 "latent_join",
                 "latent_render",
                 "latent_files",
+                "paste_faces",
+                "face_similarity",
                 "routes")
 
 NODE_CLASS_MAPPINGS = {}

@@ -17,14 +17,16 @@ NAMES_SEPARATOR = ","
 class FaceSpaceAlignFaces:
     CATEGORY = "FaceSpace"
     FUNCTION = "align"
-    RETURN_TYPES = ("IMAGE", "STRING", "IMAGE")
-    RETURN_NAMES = ("aligned", "names", "preview")
+    RETURN_TYPES = ("IMAGE", "STRING", "IMAGE", "FACE_CROPS")
+    RETURN_NAMES = ("aligned", "names", "preview", "crops")
     OUTPUT_TOOLTIPS = (
         "The aligned faces, size x size each, cropped the way FFHQ was (ready for encoder training).",
         "One unique name per aligned face, comma separated, in batch order (from the file names or the names "
         "input; several faces in one photo get _01, _02 ...).",
         "The source photos with the 68 landmarks, eye centres and crop square drawn on them "
         "(red frame: no face found, skipped).",
+        "How each face was cut from its photo (crop square, size, photo, landmarks): connect to Paste Faces to put "
+        "generated faces back into the photo.",
     )
     DESCRIPTION = "Find faces in photos and crop each the way StyleGAN's FFHQ training faces were aligned."
 
@@ -86,7 +88,8 @@ class FaceSpaceAlignFaces:
             landmarks=landmarks_json.strip() or None, allow_download=allow_download,
             download_dir=save_dir("landmarks") if IN_COMFYUI else None, runtime=rt)
         return {"ui": {"facespace_skipped": [Path(p).name for p in result.skipped]},
-                "result": (result.images, NAMES_SEPARATOR.join(result.names), pil_to_image(result.previews))}
+                "result": (result.images, NAMES_SEPARATOR.join(result.names), pil_to_image(result.previews),
+                           result.crops)}
 
 
 def files_signature(folder: str = "", landmarks_json: str = "") -> str:

@@ -1,6 +1,8 @@
 """BlendWeights: new faces mixed from the training faces, with a bar chart of each mix."""
 from facespace.blend import GROUPS, plan_blends
 from facespace.chart import charts_over_faces
+from facespace.identity import missing_reason
+from facespace.identity.blend_report import with_identity_series
 from facespace.latent import blend_latent
 
 from .comfy import runtime
@@ -8,6 +10,8 @@ from .comfy import runtime
 WEIGHTS_HELP = ("Weight of each face: by name 'anna=0.6, bea=0.4' (faces not named get 0) or by position "
                 "'0.6, 0.4, 0, ...' (one value per face, training order). Empty = an equal share for every face. "
                 "The sliders on the node edit this text.")
+IDENTITY_HELP = ("Chart, beside each face's weight, the blend's measured identity closeness to that face "
+                 "(1 - dlib face-recognition distance; below 0.4 usually someone else).")
 
 
 class FaceSpaceBlendWeights:
@@ -50,17 +54,21 @@ class FaceSpaceBlendWeights:
                     "middle", "features, hair; layers 4-7 of 18")}),
                 "fine_weights": ("STRING", {"default": "", "tooltip": group_tip.format(
                     "fine", "colours, skin; layers 8-17 of 18")}),
+                "identity_chart": ("BOOLEAN", {"default": False, "tooltip": IDENTITY_HELP + (
+                    f" Off here: {missing_reason()}." if missing_reason() else "")}),
             },
         }
 
     def blend(self, facespace, weights, mode, count, seed, normalize,
-              coarse_weights="", middle_weights="", fine_weights=""):
+              coarse_weights="", middle_weights="", fine_weights="", identity_chart=False):
         groups = dict(zip(GROUPS, (coarse_weights, middle_weights, fine_weights)))
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
         latent = blend_latent(facespace, plan)
         images = facespace.render(latent.wplus, runtime=runtime(previews=False))
         chart_rows, series = plan.chart_data()
+        if identity_chart:
+            chart_rows, series = with_identity_series(facespace, images, chart_rows, series, runtime=runtime())
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},
                 "result": (images, plan.info(), charts, latent)}

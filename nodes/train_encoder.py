@@ -154,7 +154,16 @@ class FaceSpaceTrainEncoder:
         psnr = fs.metadata.get("psnr", {})
         text = psnr_line(list(psnr), list(psnr.values()), fs.metadata.get("psnr_resolution", fs.resolution),
                          fs.metadata.get("target_psnr", settings.target_psnr))
-        return {"ui": {"facespace_names": list(fs.names), "text": [text]}, "result": (fs,)}
+        return {"ui": {"facespace_names": list(fs.names), "text": [text],
+                       "facespace_report": training_report(fs)}, "result": (fs,)}
+
+
+def training_report(fs) -> list[str]:
+    """One line per face: its PSNR and, when measured, its identity distance (the node's ui text)."""
+    psnr, identity = fs.metadata.get("psnr", {}), fs.metadata.get("identity") or {}
+    lines = [f"{name}: {psnr[name]:.1f} dB" + (f", identity {identity[name]:.3f}" if name in identity else "")
+             for name in fs.names if name in psnr]
+    return lines + ([] if identity else [fs.metadata.get("identity_note", "identity not measured")])
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceTrainEncoder": FaceSpaceTrainEncoder}

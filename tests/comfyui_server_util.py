@@ -74,7 +74,7 @@ class ComfyServer:
                  front_end_root: Path | None = None):
         self.comfyui_dir, self.python, self.root = Path(comfyui_dir), Path(python), Path(root)
         self.front_end_root = Path(front_end_root) if front_end_root else None
-        self.port = port or int(os.environ.get("COMFYUI_PORT") or 0) or free_port()
+        self.port = port or int(os.environ.get("COMFYUI_PORT") or os.environ.get("COMFYUI_TEST_PORT") or 0) or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.paths = prepare_root(self.root)
         self.log_path = self.root / "server.log"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from facespace.align import FaceCrops
 from facespace.cli import main
 from test_align_ffhq import measured_astronaut_landmarks
 
@@ -52,12 +53,16 @@ def test_align_command(photos, tmp_path, capsys):
     assert main(args + ["--skip-missing"]) == 0
     captured = capsys.readouterr()
     assert "sky.jpg" in captured.err and "aligned 1 face" in captured.out
-    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "landmarks.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.png", "crops.json", "landmarks.json"]
     assert Image.open(out / "astronaut.png").size == (64, 64)
     records = json.loads((out / "landmarks.json").read_text())
     rec = records["astronaut.png"]
     assert Path(rec["source"]).name == "astronaut.png" and rec["size"] == 64
     assert np.asarray(rec["landmarks"]).shape == (68, 2) and np.asarray(rec["quad"]).shape == (4, 2)
+    crops = FaceCrops.from_json(out / "crops.json")
+    assert crops.names == ["astronaut"] and crops[0].size == 64 and crops[0].photo_size == (512, 512)
+    np.testing.assert_allclose(crops[0].quad, rec["quad"], atol=1e-3)
+    np.testing.assert_allclose(crops[0].landmarks, rec["landmarks"], atol=1e-3)
 
     # Existing outputs are kept unless --overwrite.
     before = (out / "astronaut.png").read_bytes()
@@ -84,7 +89,7 @@ def test_several_faces_get_numbered_files(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["align", str(tmp_path / "pair.png"), "--out", str(out), "--size", "32", "--backend", "dlib",
                  "--faces", "all"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["landmarks.json", "pair_01.png", "pair_02.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["crops.json", "landmarks.json", "pair_01.png", "pair_02.png"]
     records = json.loads((out / "landmarks.json").read_text())
     assert records["pair_01.png"]["quad"][0][0] < 512 < records["pair_02.png"]["quad"][0][0]
 

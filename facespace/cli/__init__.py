@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "blend",
     "latent",
     "demo",
+    "paste",
+    "similarity",
 )
 
 

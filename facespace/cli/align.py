@@ -12,13 +12,15 @@ from ..fileio import atomic_path, save_picture
 from ..runtime import PlainRuntime
 
 LANDMARKS_FILE = "landmarks.json"
+CROPS_FILE = "crops.json"   # how each face was cut, for `python -m facespace paste`
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "align", help="align faces in photos the way FFHQ was aligned",
         description="Write <name>.png per face (<name>_01.png, <name>_02.png ... for several faces in one photo) "
-                    "and landmarks.json (per output file: source photo, the 68 landmarks, the crop square).")
+                    "and landmarks.json (per output file: source photo, the 68 landmarks, the crop square), plus crops.json "
+                    "(the same cuts as `facespace paste` reads them, to put generated faces back into the photos).")
     p.add_argument("inputs", nargs="+", metavar="IN_DIR_OR_FILES", help="photo files and/or folders of photos")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--size", type=int, default=1024,
@@ -61,7 +63,7 @@ def run(args) -> int:
     if clobbered:
         raise FaceSpaceError(f"--out {out} would replace the input photo(s) {', '.join(clobbered)}; "
                              f"choose another --out")
-    existing = [str(p) for p in targets + [out / LANDMARKS_FILE] if p.exists()]
+    existing = [str(p) for p in targets + [out / LANDMARKS_FILE, out / CROPS_FILE] if p.exists()]
     if existing and not args.overwrite:
         raise FaceSpaceError(f"output file(s) already exist: {', '.join(existing)}; "
                              f"pass --overwrite or choose another --out")
@@ -70,6 +72,8 @@ def run(args) -> int:
     lines = [f" {json.dumps(path.name)}: {json.dumps(face.record())}" for face, path in zip(result.faces, targets)]
     with atomic_path(out / LANDMARKS_FILE, args.overwrite) as tmp:
         tmp.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    with atomic_path(out / CROPS_FILE, args.overwrite) as tmp:
+        tmp.write_text(result.crops.to_json(), encoding="utf-8")
     print(f"aligned {len(result.faces)} face(s) at {args.size}x{args.size} into {out}"
           + (f"; skipped {len(result.skipped)} photo(s) without a face" if result.skipped else ""))
     return 0

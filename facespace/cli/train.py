@@ -108,5 +108,8 @@ def run(args) -> int:
     psnr = fs.metadata["psnr"]
     print(f"wrote {out} ({len(fs.names)} faces, {settings.encoder} encoder, {fs.metadata['steps_run']} steps, "
           f"{fs.metadata['seconds']:.1f} s)")
+    identity = fs.metadata.get("identity")
+    print("identity distance to each face (dlib, below 0.6 = same person): "
+          + ", ".join(f"{n} {d:.3f}" for n, d in identity.items()) if identity else fs.metadata["identity_note"])
     print(psnr_line(list(psnr), list(psnr.values()), fs.metadata["psnr_resolution"], settings.target_psnr))
     return 0

@@ -5,7 +5,7 @@ import torch
 
 from ..errors import FaceSpaceError
 from ..imageops import image_to_native, pil_to_image
-from ..names import clean_name, split_list, unique_names
+from ..names import names_for
 
 
 def training_names(names, count: int) -> list[str]:
@@ -14,13 +14,7 @@ def training_names(names, count: int) -> list[str]:
     Names follow the rules of alignment and weights text: cleaned by `clean_name`, made unique ignoring
     case by `unique_names` ('anna, Anna' -> 'anna, Anna_2').
     """
-    given = split_list(names)
-    if not given:
-        return [f"face_{i + 1:02d}" for i in range(count)]
-    if len(given) != count:
-        raise FaceSpaceError(f"face_names: {len(given)} name(s) ({', '.join(given)}) given for {count} image(s); "
-                             f"give one name per image (comma, semicolon or newline separated) or none")
-    return unique_names(clean_name(n) for n in given)
+    return names_for(names, count, "face_names", "face")
 
 
 def unit_targets(images) -> torch.Tensor:

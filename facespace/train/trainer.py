@@ -11,6 +11,7 @@ from ..errors import MissingWeightsFileError
 from ..runtime import Runtime, get_runtime
 from ..space.model import FaceSpace
 from .fast_schedule import run_fast
+from .identity_report import identity_report
 from .inputs import training_names, unit_targets
 from .job import TrainingJob
 from .losses import find_vgg16, load_vgg16, psnr
@@ -52,6 +53,7 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
                               callback, "; " + perceptual_note if perceptual_note else "")
             encoder, table, recorder = SCHEDULE_RUNS[settings.schedule](job)
             final, working = final_psnr(job, encoder)
+            identity = identity_report(job, encoder)
     finally:
         for p, flag in zip(G.parameters(), requires_grad):
             p.requires_grad_(flag)
@@ -71,6 +73,7 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
         "device": str(device),
         "generator_name": getattr(stylegan, "name", "") or "",
         "generator_file": getattr(G, "source_path", "") or "",  # lets blend/morph find it without --model
+        **identity,
     }
     return FaceSpace(names, encoder.cpu().float(), settings.encoder, table.detach().float().cpu(), G.resolution,
                      G.fingerprint(), metadata, stylegan=stylegan if hasattr(stylegan, "generator") else None)
