@@ -72,7 +72,7 @@ def test_render_node_shows_progress_and_cancels(stylegan, monkeypatch):
     rt = Recording()
     monkeypatch.setattr(comfy, "_runtime", rt)
     call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, batch_size=2)
-    assert rt.updates == 3 and len(rt.previews) == 3  # chunks of 2, 2 and 1, each with a preview
+    assert rt.updates == 3 and rt.previews == []  # chunks of 2, 2 and 1; the result itself is the picture
     monkeypatch.setattr(comfy, "_runtime", Recording(cancel_after=1))
     with pytest.raises(Cancelled):
         call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, batch_size=2)

@@ -173,7 +173,7 @@ def test_align_and_paste_nodes(detector):
         assert entry[1].get("tooltip"), name
     aligned, _names, _preview, crops = FaceSpaceAlignFaces().align(
         size=64, backend="dlib", faces="largest", face_index=0, score_threshold=0.5, skip_missing=False,
-        allow_download=False, folder=str(DATA))
+        allow_download=False, folder=str(DATA))["result"]
     assert [c.photo_index for c in crops] == [0, 1]
     images, mask = FaceSpacePasteFaces().paste(crops, aligned[1:2].repeat(2, 1, 1, 1), photo_index=1, face_index=-1,
                                                grow=0.02, feather=0.05, colour_match="lab")
