@@ -260,6 +260,7 @@ def attached_stylegan(facespace):
     return stylegan
 
 
-def render_blends(facespace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
-    """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
-    return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)
+def render_blends(facespace, plan: BlendPlan, runtime=None, batch_size: int = 8, transform=None) -> torch.Tensor:
+    """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator (`transform`: StyleGAN.render)."""
+    return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size,
+                                               transform=transform)

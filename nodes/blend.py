@@ -3,6 +3,7 @@ from facespace.blend import GROUPS, plan_blends, render_blends
 from facespace.chart import charts_over_faces
 
 from .comfy import runtime
+from .input_transform import TRANSFORM_INPUTS, transform_from
 
 WEIGHTS_HELP = ("Weight of each face: by name 'anna=0.6, bea=0.4' (faces not named get 0) or by position "
                 "'0.6, 0.4, 0, ...' (one value per face, training order). Empty = every face equally. "
@@ -47,15 +48,17 @@ class FaceSpaceBlendWeights:
                     "middle", "features, hair; layers 4-7 of 18")}),
                 "fine_weights": ("STRING", {"default": "", "tooltip": group_tip.format(
                     "fine", "colours, skin; layers 8-17 of 18")}),
+                **TRANSFORM_INPUTS,
             },
         }
 
     def blend(self, facespace, weights, mode, count, seed, normalize,
-              coarse_weights="", middle_weights="", fine_weights=""):
+              coarse_weights="", middle_weights="", fine_weights="", translate_x=0.0, translate_y=0.0, rotate=0.0):
         groups = dict(zip(GROUPS, (coarse_weights, middle_weights, fine_weights)))
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
-        images = render_blends(facespace, plan, runtime=runtime())
+        images = render_blends(facespace, plan, runtime=runtime(),
+                               transform=transform_from(translate_x, translate_y, rotate))
         chart_rows, series = plan.chart_data()
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},

@@ -2,6 +2,7 @@
 from facespace.morph import EASINGS, SPACES, MorphPlan, parse_order, render_morph
 
 from .comfy import runtime
+from .input_transform import TRANSFORM_INPUTS, transform_from
 
 
 class FaceSpaceMorphSequence:
@@ -36,13 +37,16 @@ class FaceSpaceMorphSequence:
             "optional": {
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip":
                                "Frames rendered at once; lower it if the GPU runs out of memory."}),
+                **TRANSFORM_INPUTS,
             },
         }
 
-    def morph(self, facespace, order, frames_per_transition, hold_frames, easing, space, loop, batch_size=8):
+    def morph(self, facespace, order, frames_per_transition, hold_frames, easing, space, loop, batch_size=8,
+              translate_x=0.0, translate_y=0.0, rotate=0.0):
         plan = MorphPlan(parse_order(order, facespace.names), frames=frames_per_transition, hold=hold_frames,
                          easing=easing, space=space, loop=loop)
-        return (render_morph(facespace, plan, runtime=runtime(), batch_size=batch_size),)
+        return (render_morph(facespace, plan, runtime=runtime(), batch_size=batch_size,
+                             transform=transform_from(translate_x, translate_y, rotate)),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceMorphSequence": FaceSpaceMorphSequence}

@@ -23,8 +23,9 @@ def is_stylegan3(g: PersistentObject, tensors: dict) -> bool:
 def convert_ada(g: PersistentObject, source: str):
     tensors = g.tensors()
     if is_stylegan3(g, tensors):
-        raise ModelFormatError(f"{source} is a StyleGAN3 generator; StyleGAN3 is not supported yet "
-                               "(use a StyleGAN1 or StyleGAN2 file)")
+        from .stylegan3 import convert_stylegan3
+
+        return convert_stylegan3(g, source)
     state_attrs = g.state
     kw = _kwargs(state_attrs.get("_init_kwargs"))
     map_kw, syn_kw = _kwargs(kw.get("mapping_kwargs")), _kwargs(kw.get("synthesis_kwargs"))
