@@ -191,10 +191,11 @@ def filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter:
         f = up_filter * up  # the gain up^2 of zero insertion, split over the two axes
         x = upsample_1d(x, f * gain, up, padding, dim=3)  # lrelu(v) * g == lrelu(v * g) for g > 0
         x = upsample_1d(x, f, up, padding, dim=2)
+    inplace = not (x.requires_grad and torch.is_grad_enabled())  # x is a fresh tensor here
     if slope != 1:
-        x = F.leaky_relu(x, slope)
+        x = F.leaky_relu(x, slope, inplace=inplace)
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return downsample_2d(x, down_filter, down)
 
 
@@ -298,6 +299,7 @@ class SynthesisLayer3(nn.Module):
                 styles_n = styles * styles.square().mean(1, keepdim=True).rsqrt()
                 coef = (styles_n.square() @ wsq + 1e-8).rsqrt() * gain  # [N,Co]
         dt = x.dtype
+        x = x.contiguous(memory_format=torch.channels_last)
         weight = weight.to(dt)
         bias = self.bias.to(dt)
         if n == 1 and not (torch.is_grad_enabled() and (styles.requires_grad or x.requires_grad)):
