@@ -196,12 +196,27 @@ def _ada_tree(sd: dict) -> dict:
     return root
 
 
-def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ran.txt", init_kwargs=None,
-                     state_dict=None):
-    """{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'} as stylegan2-ada-pytorch's training loop saves it."""
-    path = Path(path)
-    sd = state_dict if state_dict is not None else ada_state_dict(G)
-    src = EVIL_SOURCE.format(marker=marker) + ("class SynthesisInput: pass\n" if stylegan3 else "")
+def _module_state(tensors: dict, children: dict, extra: dict) -> dict:
+    """A torch.nn.Module's __dict__ as pickled: buffers (None included) and Parameters apart, then `extra`."""
+    params, buffers = OrderedDict(), OrderedDict()
+    for leaf, t in tensors.items():
+        if leaf in ADA_BUFFERS or t is None:
+            buffers[leaf] = t
+        else:
+            params[leaf] = torch.nn.Parameter(t.clone(), requires_grad=False)
+    state = {"training": False, "_parameters": params, "_buffers": buffers,
+             "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
+             "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
+             "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
+             "_modules": children, "_init_args": (), "_init_kwargs": {}}
+    state.update(extra)
+    return state
+
+
+@contextlib.contextmanager
+def persistence_standins():
+    """(EasyDict, Persistent) pickling as dnnlib.util.EasyDict and as calls of
+    torch_utils.persistence._reconstruct_persistent_obj(meta), while the context lasts."""
     with fake_modules("dnnlib", "dnnlib.util", "torch_utils", "torch_utils.persistence") as mods:
         util, persistence = mods[1], mods[3]
 
@@ -225,24 +240,23 @@ def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ra
             def __reduce__(self):
                 return (_reconstruct_persistent_obj, (self.meta,))
 
+        yield EasyDict, Persistent
+
+
+def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ran.txt", init_kwargs=None,
+                     state_dict=None):
+    """{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'} as stylegan2-ada-pytorch's training loop saves it."""
+    path = Path(path)
+    sd = state_dict if state_dict is not None else ada_state_dict(G)
+    src = EVIL_SOURCE.format(marker=marker) + ("class SynthesisInput: pass\n" if stylegan3 else "")
+    with persistence_standins() as (EasyDict, Persistent):
         def build(node, name, extra_state):
-            params, buffers = OrderedDict(), OrderedDict()
-            for leaf, t in node["_tensors"].items():
-                if leaf in ADA_BUFFERS:
-                    buffers[leaf] = t
-                else:
-                    params[leaf] = torch.nn.Parameter(t.clone(), requires_grad=False)
             children = OrderedDict()
             for cname, child in node["_children"].items():
                 kind = "block" if cname.startswith("b") and cname[1:].isdigit() else (
                     "fc" if cname.startswith("fc") else ("layer" if cname.startswith("L") else cname))
                 children[cname] = build(child, kind, {})
-            state = {"training": False, "_parameters": params, "_buffers": buffers,
-                     "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
-                     "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
-                     "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
-                     "_modules": children, "_init_args": (), "_init_kwargs": {}}
-            state.update(extra_state)
+            state = _module_state(node["_tensors"], children, extra_state)
             meta = {"type": "class", "version": 6, "module_src": src, "class_name": ADA_CLASS.get(name, "Module"),
                     "state": state}
             return Persistent(meta)
@@ -420,46 +434,21 @@ def write_stylegan3_pickle(G, path, marker: str = "sg3-src-ran.txt", init_kwargs
     attrs = _stylegan3_attrs(G)
     classes = {"": "Generator", "mapping": "MappingNetwork", "synthesis": "SynthesisNetwork",
                "synthesis.input": "SynthesisInput"}
-    with fake_modules("dnnlib", "dnnlib.util", "torch_utils", "torch_utils.persistence") as mods:
-        util, persistence = mods[1], mods[3]
-        EasyDict = type("EasyDict", (dict,), {"__module__": "dnnlib.util"})
-        util.EasyDict = EasyDict
-
-        def _reconstruct_persistent_obj(meta):
-            raise AssertionError("never called while writing")
-
-        _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-        _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-        persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-
-        class Persistent:
-            def __init__(self, meta):
-                self.meta = meta
-
-            def __reduce__(self):
-                return (_reconstruct_persistent_obj, (self.meta,))
-
+    with persistence_standins() as (EasyDict, Persistent):
         def build(node, name):
-            params, buffers = OrderedDict(), OrderedDict()
-            for leaf, t in node["_tensors"].items():
-                if leaf in ADA_BUFFERS:
-                    buffers[leaf] = t
-                else:
-                    params[leaf] = torch.nn.Parameter(t.clone(), requires_grad=False)
-            if name.startswith("synthesis.L"):
-                buffers.setdefault("up_filter", None)
-                buffers.setdefault("down_filter", None)
-            children = OrderedDict((c, build(child, f"{name}.{c}".lstrip("."))) for c, child in node["_children"].items())
+            tensors = dict(node["_tensors"])
+            if name.startswith("synthesis.L"):  # filterless layers keep their filter buffers as None
+                tensors.setdefault("up_filter", None)
+                tensors.setdefault("down_filter", None)
+            children = OrderedDict((c, build(child, f"{name}.{c}".lstrip(".")))
+                                   for c, child in node["_children"].items())
             leaf = name.rpartition(".")[2]
-            cls = classes.get(name) or ("SynthesisLayer" if leaf.startswith("L") else
-                                        "FullyConnectedLayer" if leaf.startswith("fc") or leaf == "affine" else "Module")
-            state = {"training": False, "_parameters": params, "_buffers": buffers,
-                     "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
-                     "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
-                     "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
-                     "_modules": children, **attrs.get(name, {}), "_init_args": (),
-                     "_init_kwargs": EasyDict(init_kwargs if name == "" and init_kwargs is not None else
-                                              stylegan3_init_kwargs(G, EasyDict) if name == "" else {})}
+            cls = classes.get(name) or ("SynthesisLayer" if leaf.startswith("L") else "FullyConnectedLayer"
+                                        if leaf.startswith("fc") or leaf == "affine" else "Module")
+            kwargs = {}
+            if name == "":
+                kwargs = init_kwargs if init_kwargs is not None else stylegan3_init_kwargs(G, EasyDict)
+            state = _module_state(tensors, children, {**attrs.get(name, {}), "_init_kwargs": EasyDict(kwargs)})
             return Persistent({"type": "class", "version": 6, "module_src": src, "class_name": cls, "state": state})
 
         g_ema = build(_ada_tree(sd), "")

@@ -240,10 +240,9 @@ class SynthesisInput(nn.Module):
             t = self.affine(w.to(acc))
             t = t / t[:, :2].norm(dim=1, keepdim=True)  # (cos, sin, tx, ty) of the learned rotation and shift
             user = (self.transform if transform is None else transform).to(w.device, acc)
-            rot = torch.zeros(n, 3, 3, device=w.device, dtype=acc)
-            rot[:, 0, 0], rot[:, 0, 1], rot[:, 1, 0], rot[:, 1, 1], rot[:, 2, 2] = t[:, 0], -t[:, 1], t[:, 1], t[:, 0], 1
-            shift = torch.eye(3, device=w.device, dtype=acc).repeat(n, 1, 1)
-            shift[:, 0, 2], shift[:, 1, 2] = -t[:, 2], -t[:, 3]
+            cos, sin, zero, one = t[:, 0], t[:, 1], torch.zeros_like(t[:, 0]), torch.ones_like(t[:, 0])
+            rot = torch.stack([cos, -sin, zero, sin, cos, zero, zero, zero, one], 1).view(n, 3, 3)
+            shift = torch.stack([one, zero, -t[:, 2], zero, one, -t[:, 3], zero, zero, one], 1).view(n, 3, 3)
             m = rot @ shift @ user.expand(n, 3, 3)  # rotate the image, then shift it, then the user's transform
             freqs = self.freqs.to(acc)
             phases = self.phases.to(acc) + (freqs @ m[:, :2, 2:]).squeeze(2)  # [N,C]

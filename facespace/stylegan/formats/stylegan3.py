@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...errors import ModelFormatError
 from ..safe_pickle import PersistentObject
 from ..stylegan3 import SYNTHESIS_DEFAULTS
+from .ada_pytorch import our_names
 from .common import generator_from_state
 
 # Settings that do not change what the trained network computes at inference.
@@ -77,15 +78,5 @@ def convert_stylegan3(g: PersistentObject, source: str):
     kw.skip(TRAINING_ONLY)
     kw.refuse_unread()
 
-    state = {}
-    for k, t in tensors.items():
-        if k == "mapping.w_avg":
-            state["w_avg"] = t
-        elif k.startswith("mapping."):
-            state["mapping_network." + k[len("mapping."):]] = t
-        elif k.startswith("synthesis."):
-            state["synthesis_network." + k[len("synthesis."):]] = t
-        else:
-            raise ModelFormatError(f"{source}: unexpected StyleGAN3 generator tensor '{k}'")
     prov = {"format": "stylegan3", "class_name": g.class_name}
-    return generator_from_state(arch, state, prov, source)
+    return generator_from_state(arch, our_names(tensors), prov, source)
