@@ -13,7 +13,7 @@ from facespace.errors import FaceSpaceError, ModelFormatError
 from facespace.imageops import native_to_image
 from facespace.morph import MorphPlan, render_morph
 from facespace.runtime import PlainRuntime
-from facespace.stylegan import StyleGAN, load_generator, save_generator, tiny_generator
+from facespace.stylegan import StyleGAN, load_generator, save_generator, tiny_generator, z_from_seeds
 from facespace.stylegan.generator import normalize_arch, state_shapes
 from facespace.stylegan.stylegan3 import filtered_lrelu, input_transform, layer_plan, lowpass_filter
 from facespace.train import TrainSettings, train_facespace
@@ -223,3 +223,30 @@ def test_training_blends_and_morphs_on_stylegan3(generators):
     assert blends.shape == (1, 16, 16, 3)
     frames = render_morph(fs, MorphPlan([0, 1, 2], frames=2), rt())
     assert frames.shape[0] == 5
+
+
+def test_cli_info_convert_and_sample_with_transform(generators, tmp_path, capsys):
+    import json
+
+    from facespace.cli import main
+
+    G = generators["r"]
+    pkl = write_stylegan3_pickle(G, tmp_path / "stylegan3-r-tiny.pkl")
+    assert main(["info", str(pkl)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["family"], info["config"], info["num_ws"], info["format"]) == ("stylegan3", "r", 8, "stylegan3")
+    assert list(info["channels"].values())[-1] == 3
+    st = tmp_path / "g.safetensors"
+    assert main(["convert", str(pkl), str(st)]) == 0
+    moved, plain = tmp_path / "moved.npy", tmp_path / "plain.npy"
+    assert main(["--device", "cpu", "sample", str(st), "--out", str(moved), "--translate", "0.1,-0.05",
+                 "--rotate", "12"]) == 0
+    assert main(["--device", "cpu", "sample", str(st), "--out", str(plain)]) == 0
+    z = z_from_seeds([0], G.z_dim)
+    expected = G.synthesis(G.mapping(z), transform=input_transform((0.1, -0.05), 12))
+    torch.testing.assert_close(torch.from_numpy(np.load(moved)), expected, rtol=0, atol=1e-5)
+    assert (torch.from_numpy(np.load(plain)) - expected).abs().max() > 1e-2
+    sg2 = save_generator(tiny_generator("stylegan2", resolution=16, seed=2), tmp_path / "sg2.safetensors")
+    capsys.readouterr()
+    assert main(["--device", "cpu", "sample", str(sg2), "--out", str(tmp_path / "x.png"), "--rotate", "5"]) == 2
+    assert "StyleGAN3 images only; sg2.safetensors is a stylegan2" in capsys.readouterr().err
