@@ -180,18 +180,21 @@ def filtered_lrelu(x: torch.Tensor, up_filter: torch.Tensor | None, down_filter:
                    clamp: float | None) -> torch.Tensor:
     """Upsample (zero insertion, `padding` on both axes, `up_filter` with gain up^2), leaky ReLU(slope) * gain,
     clamp to +-clamp, then `down_filter` and keep every `down`-th sample. x arrives with its bias added."""
+    fresh = True  # whether x is now a tensor of our own, which may be changed in place
     if up_filter is None:
         if up != 1:
             raise ValueError("upsampling needs a filter")
-        x = _crop_or_pad(x, 2, -padding[0], x.shape[2] + sum(padding))
-        x = _crop_or_pad(x, 3, -padding[0], x.shape[3] + sum(padding))
+        fresh = any(padding) or gain != 1
+        if any(padding):
+            x = _crop_or_pad(x, 2, -padding[0], x.shape[2] + sum(padding))
+            x = _crop_or_pad(x, 3, -padding[0], x.shape[3] + sum(padding))
         if gain != 1:
             x = x * gain
     else:
         f = up_filter * up  # the gain up^2 of zero insertion, split over the two axes
         x = upsample_1d(x, f * gain, up, padding, dim=3)  # lrelu(v) * g == lrelu(v * g) for g > 0
         x = upsample_1d(x, f, up, padding, dim=2)
-    inplace = not (x.requires_grad and torch.is_grad_enabled())  # x is a fresh tensor here
+    inplace = fresh and not (x.requires_grad and torch.is_grad_enabled())
     if slope != 1:
         x = F.leaky_relu(x, slope, inplace=inplace)
     if clamp is not None:
@@ -258,6 +261,10 @@ class SynthesisInput(nn.Module):
         return x.permute(0, 3, 1, 2)  # [N,C,H,W], channels-last in memory
 
 
+def _unit_rms_per_output(weight: torch.Tensor) -> torch.Tensor:
+    return weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
+
+
 class SynthesisLayer3(nn.Module):
     """Modulated convolution (weights and styles normalized, demodulated, scaled by the tracked input magnitude),
     then the filtered leaky ReLU; the last layer (ToRGB) is a 1x1 modulated convolution plus bias and clamp."""
@@ -290,11 +297,9 @@ class SynthesisLayer3(nn.Module):
                 coef = (gain / math.sqrt(ci * k * k)).expand(n, 1)  # no demodulation: a scale of the input
                 styles_n = styles
             else:  # NVIDIA normalizes weights per output channel and styles per sample before demodulating
-                weight = frozen_cache(self, "weight_n", self.weight, acc,
-                                      lambda v: v * v.square().mean([1, 2, 3], keepdim=True).rsqrt())
+                weight = frozen_cache(self, "weight_n", self.weight, acc, _unit_rms_per_output)
                 wsq = frozen_cache(self, "wsq", self.weight, acc,
-                                   lambda v: (v * v.square().mean([1, 2, 3], keepdim=True).rsqrt())
-                                   .square().sum([2, 3]).t())
+                                   lambda v: _unit_rms_per_output(v).square().sum([2, 3]).t())  # [Ci,Co]
                 styles_n = styles * styles.square().mean(1, keepdim=True).rsqrt()
                 coef = (styles_n.square() @ wsq + 1e-8).rsqrt() * gain  # [N,Co]
         dt = x.dtype
