@@ -34,7 +34,7 @@ from facespace.stylegan.stylegan3 import filtered_lrelu, input_transform  # noqa
 def import_reference(ref_dir: Path):
     """training.networks_stylegan3 and its filtered_lrelu op from a checkout (CPU: their reference paths)."""
     sys.path.insert(0, str(ref_dir))
-    for name in ("requests", "click"):  # imported by its dnnlib helpers, unused here
+    for name in ("requests", "click"):  # imported by its dnnlib utilities, unused here
         if name not in sys.modules:
             stub = types.ModuleType(name)
             stub.command = stub.option = lambda *a, **k: (lambda f: f)
