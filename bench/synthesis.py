@@ -31,6 +31,9 @@ from facespace.stylegan import build_generator, load_generator  # noqa: E402
 from facespace.stylegan.formats.nvidia_tf import convert_stylegan1  # noqa: E402
 from facespace.stylegan.safe_pickle import TFNetwork  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthesis_stylegan3  # noqa: E402
+
 
 def sync(device):
     if device.type == "cuda":
@@ -249,7 +252,8 @@ def run_family(family, args, device, refs):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--family", choices=["stylegan1", "stylegan2", "both"], default="both")
+    p.add_argument("--family", choices=["stylegan1", "stylegan2", "both", "stylegan3"], default="both",
+                   help="stylegan3: see bench/synthesis_stylegan3.py (needs an NVlabs/stylegan3 --reference-dir)")
     p.add_argument("--resolution", type=int, default=256)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--device", default="cpu")
@@ -259,6 +263,7 @@ def main(argv=None):
     p.add_argument("--no-backward", action="store_true", help="time the forward pass only")
     p.add_argument("--reference-dir", action="append", default=[], type=Path,
                    help="reference checkout (lernapparat/lernapparat or NVlabs/stylegan2-ada-pytorch); repeatable")
+    synthesis_stylegan3.add_arguments(p)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -269,8 +274,15 @@ def main(argv=None):
             refs["stylegan1"] = load_lernapparat(d)
         elif (d / "training" / "networks.py").exists():
             refs["stylegan2"] = d
+        elif (d / "training" / "networks_stylegan3.py").exists():
+            refs["stylegan3"] = d
         else:
-            p.error(f"{d} is neither a lernapparat nor a stylegan2-ada-pytorch checkout")
+            p.error(f"{d} is not a lernapparat, stylegan2-ada-pytorch or stylegan3 checkout")
+    if args.family == "stylegan3":
+        if "stylegan3" not in refs:
+            p.error("--family stylegan3 needs --reference-dir of an NVlabs/stylegan3 checkout")
+        args.reference_dir = refs["stylegan3"]
+        return synthesis_stylegan3.run(args)
     for family in (["stylegan1", "stylegan2"] if args.family == "both" else [args.family]):
         run_family(family, args, device, refs)
 

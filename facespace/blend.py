@@ -21,7 +21,8 @@ Layer groups (style mixing): W+ layers split into coarse (pose, face shape), mid
 hair) and fine (colour, texture) ranges, each blended with its own weights. For 18 layers
 (1024 px) the split is the StyleGAN paper's 0-3 / 4-7 / 8-17; for other layer counts the two
 boundaries scale with the count (round(n*4/18), round(n*8/18)), keeping at least one layer per
-group: 14 layers (256 px) -> 0-2 / 3-5 / 6-13, 8 layers (32 px) -> 0-1 / 2-3 / 4-7.
+group: 16 layers (StyleGAN3) -> 0-3 / 4-6 / 7-15, 14 layers (256 px) -> 0-2 / 3-5 / 6-13, 8 layers (32 px) ->
+0-1 / 2-3 / 4-7.
 """
 from __future__ import annotations
 
@@ -263,6 +264,7 @@ def attached_stylegan(facespace: FaceSpace):
     return facespace.require_stylegan()
 
 
-def render_blends(facespace: FaceSpace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
-    """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
-    return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)
+def render_blends(facespace: FaceSpace, plan: BlendPlan, runtime=None, batch_size: int = 8, transform=None) -> torch.Tensor:
+    """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator (`transform`: StyleGAN.render)."""
+    return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size,
+                                               transform=transform)

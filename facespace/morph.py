@@ -198,9 +198,11 @@ def morph_wplus(facespace: FaceSpace, plan: MorphPlan) -> torch.Tensor:
     return keyframe_wplus(facespace.face_wplus(), plan, facespace)  # the faces' reconstructions
 
 
-def render_morph(facespace: FaceSpace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
-    """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames."""
-    return attached_stylegan(facespace).render(morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
+def render_morph(facespace: FaceSpace, plan: MorphPlan, runtime=None, batch_size: int = 8, transform=None) -> torch.Tensor:
+    """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames
+    (`transform`: see StyleGAN.render)."""
+    return attached_stylegan(facespace).render(morph_wplus(facespace, plan), runtime, batch_size, desc="morph",
+                                               transform=transform)
 
 
 # ---------------------------------------------------------------- saving a morph

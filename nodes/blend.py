@@ -6,6 +6,7 @@ from facespace.identity.blend_report import with_identity_series
 from facespace.latent import blend_latent
 
 from .comfy import runtime
+from .input_transform import TRANSFORM_INPUTS, transform_from
 
 WEIGHTS_HELP = ("Weight of each face: by name 'anna=0.6, bea=0.4' (faces not named get 0) or by position "
                 "'0.6, 0.4, 0, ...' (one value per face, training order). Empty = an equal share for every face. "
@@ -56,16 +57,19 @@ class FaceSpaceBlendWeights:
                     "fine", "colours, skin; layers 8-17 of 18")}),
                 "identity_chart": ("BOOLEAN", {"default": False, "tooltip": IDENTITY_HELP + (
                     f" Off here: {missing_reason()}." if missing_reason() else "")}),
+                **TRANSFORM_INPUTS,
             },
         }
 
     def blend(self, facespace, weights, mode, count, seed, normalize,
-              coarse_weights="", middle_weights="", fine_weights="", identity_chart=False):
+              coarse_weights="", middle_weights="", fine_weights="", identity_chart=False,
+              translate_x=0.0, translate_y=0.0, rotate=0.0):
         groups = dict(zip(GROUPS, (coarse_weights, middle_weights, fine_weights)))
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
         latent = blend_latent(facespace, plan)
-        images = facespace.render(latent.wplus, runtime=runtime(previews=False))
+        images = facespace.render(latent.wplus, runtime=runtime(previews=False),
+                                  transform=transform_from(translate_x, translate_y, rotate))
         chart_rows, series = plan.chart_data()
         if identity_chart:
             chart_rows, series = with_identity_series(facespace, images, chart_rows, series, runtime=runtime())

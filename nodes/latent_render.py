@@ -4,6 +4,7 @@ from __future__ import annotations
 from facespace.imageops import grid, image_to_pil, pil_to_image
 
 from .comfy import runtime
+from .input_transform import TRANSFORM_INPUTS, transform_from
 from .latent_random import LATENT
 
 
@@ -32,11 +33,15 @@ class FaceSpaceRenderLatent:
                 "columns": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip":
                             "Images per row of the sheet; 0 = all in one row. Set it to Edit Latent's "
                             "sweep_steps for one filmstrip per face."}),
+                **TRANSFORM_INPUTS,
             },
         }
 
-    def render(self, stylegan, latent, allow_mismatch=False, batch_size=8, columns=0):
-        images = latent.render(stylegan, runtime=runtime(previews=False), batch_size=batch_size, allow_mismatch=bool(allow_mismatch))
+    def render(self, stylegan, latent, allow_mismatch=False, batch_size=8, columns=0, translate_x=0.0, translate_y=0.0,
+               rotate=0.0):
+        images = latent.render(stylegan, runtime=runtime(previews=False), batch_size=batch_size,
+                               allow_mismatch=bool(allow_mismatch),
+                               transform=transform_from(translate_x, translate_y, rotate))
         sheet = pil_to_image(grid(image_to_pil(images), cols=int(columns) or len(latent)))
         return {"ui": {"latent_labels": list(latent.labels)}, "result": (images, sheet)}
 

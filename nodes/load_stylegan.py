@@ -15,8 +15,8 @@ class FaceSpaceLoadStyleGAN:
         return {
             "required": {
                 "model": (list_models("stylegan"), {
-                    "tooltip": "Generator file in models/stylegan: NVIDIA .pkl (StyleGAN1/2 TensorFlow or "
-                               "StyleGAN2-ADA-PyTorch), rosinality .pt, or a FaceSpace .safetensors."}),
+                    "tooltip": "Generator file in models/stylegan: NVIDIA .pkl (StyleGAN1/2 TensorFlow, "
+                               "StyleGAN2-ADA-PyTorch or StyleGAN3), rosinality .pt, or a FaceSpace .safetensors."}),
                 "truncation_psi": ("FLOAT", {
                     "default": 0.7, "min": -2.0, "max": 2.0, "step": 0.05,
                     "tooltip": "Pull sampled faces toward the average face: 1 = no truncation, lower = more "
@@ -41,7 +41,8 @@ class FaceSpaceLoadStyleGAN:
     OUTPUT_TOOLTIPS = ("The generator with its truncation, noise and precision settings.",)
     FUNCTION = "load"
     CATEGORY = "FaceSpace"
-    DESCRIPTION = "Load a StyleGAN1 or StyleGAN2 generator; files are read safely, without running code from them."
+    DESCRIPTION = ("Load a StyleGAN1, StyleGAN2 or StyleGAN3 generator; files are read safely, without running code "
+                   "from them.")
 
     def load(self, model, truncation_psi=0.7, truncation_cutoff=0, noise_mode="const", precision="fp32"):
         G = _LOADED.get(model_path("stylegan", model))

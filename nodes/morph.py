@@ -4,6 +4,7 @@ from facespace.latent import latent_order, morph_latent
 from facespace.morph import EASINGS, SPACES, MorphPlan, parse_order, render_morph
 
 from .comfy import runtime
+from .input_transform import TRANSFORM_INPUTS, transform_from
 
 
 class FaceSpaceMorphSequence:
@@ -45,17 +46,20 @@ class FaceSpaceMorphSequence:
                 "stylegan": ("STYLEGAN", {"tooltip": "The generator that renders the keyframes."}),
                 "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip":
                                "Frames rendered at once; lower it if the GPU runs out of memory."}),
+                **TRANSFORM_INPUTS,
             },
         }
 
     def morph(self, order, frames_per_transition, hold_frames, easing, space, loop, facespace=None,
-              keyframes=None, stylegan=None, batch_size=8):
+              keyframes=None, stylegan=None, batch_size=8, translate_x=0.0, translate_y=0.0, rotate=0.0):
+        transform = transform_from(translate_x, translate_y, rotate)
         if keyframes is None:
             if facespace is None:
                 raise FaceSpaceError("MorphSequence needs a facespace (its faces) or keyframes (a latent batch)")
             plan = MorphPlan(parse_order(order, facespace.names), frames=frames_per_transition, hold=hold_frames,
                              easing=easing, space=space, loop=loop)
-            return (render_morph(facespace, plan, runtime=runtime(previews=False), batch_size=batch_size),)
+            return (render_morph(facespace, plan, runtime=runtime(previews=False), batch_size=batch_size,
+                                 transform=transform),)
         stylegan = stylegan if stylegan is not None else getattr(facespace, "stylegan", None)
         if stylegan is None:
             raise FaceSpaceError("connect a stylegan (or a facespace) to render the keyframes")
@@ -64,7 +68,8 @@ class FaceSpaceMorphSequence:
         plan = MorphPlan(latent_order(order, keyframes), frames=frames_per_transition, hold=hold_frames,
                          easing=easing, space=space, loop=loop)
         frames = morph_latent(keyframes, plan)
-        return (frames.render(stylegan, runtime=runtime(previews=False), batch_size=batch_size, desc="morph"),)
+        return (frames.render(stylegan, runtime=runtime(previews=False), batch_size=batch_size, desc="morph",
+                              transform=transform),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceMorphSequence": FaceSpaceMorphSequence}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .comfy import runtime
+from .input_transform import TRANSFORM_INPUTS, transform_from
 
 
 class FaceSpaceSampleStyleGAN:
@@ -15,7 +16,8 @@ class FaceSpaceSampleStyleGAN:
                                             "(the same faces NVIDIA's scripts draw for these seeds)."}),
                 "batch_size": ("INT", {"default": 4, "min": 1, "max": 256,
                                        "tooltip": "How many faces to generate."}),
-            }
+            },
+            "optional": dict(TRANSFORM_INPUTS),
         }
 
     RETURN_TYPES = ("IMAGE",)
@@ -25,9 +27,9 @@ class FaceSpaceSampleStyleGAN:
     CATEGORY = "FaceSpace"
     DESCRIPTION = "Generate random faces with the loaded StyleGAN (truncation and noise as set on LoadStyleGAN)."
 
-    def sample(self, stylegan, seed=0, batch_size=4):
+    def sample(self, stylegan, seed=0, batch_size=4, translate_x=0.0, translate_y=0.0, rotate=0.0):
         seeds = [int(seed) + i for i in range(int(batch_size))]
-        return (stylegan.sample(seeds, runtime=runtime(previews=False)),)
+        return (stylegan.sample(seeds, runtime=runtime(previews=False), transform=transform_from(translate_x, translate_y, rotate)),)
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceSampleStyleGAN": FaceSpaceSampleStyleGAN}

@@ -196,12 +196,27 @@ def _ada_tree(sd: dict) -> dict:
     return root
 
 
-def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ran.txt", init_kwargs=None,
-                     state_dict=None):
-    """{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'} as stylegan2-ada-pytorch's training loop saves it."""
-    path = Path(path)
-    sd = state_dict if state_dict is not None else ada_state_dict(G)
-    src = EVIL_SOURCE.format(marker=marker) + ("class SynthesisInput: pass\n" if stylegan3 else "")
+def _module_state(tensors: dict, children: dict, extra: dict) -> dict:
+    """A torch.nn.Module's __dict__ as pickled: buffers (None included) and Parameters apart, then `extra`."""
+    params, buffers = OrderedDict(), OrderedDict()
+    for leaf, t in tensors.items():
+        if leaf in ADA_BUFFERS or t is None:
+            buffers[leaf] = t
+        else:
+            params[leaf] = torch.nn.Parameter(t.clone(), requires_grad=False)
+    state = {"training": False, "_parameters": params, "_buffers": buffers,
+             "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
+             "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
+             "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
+             "_modules": children, "_init_args": (), "_init_kwargs": {}}
+    state.update(extra)
+    return state
+
+
+@contextlib.contextmanager
+def persistence_standins():
+    """(EasyDict, Persistent) pickling as dnnlib.util.EasyDict and as calls of
+    torch_utils.persistence._reconstruct_persistent_obj(meta), while the context lasts."""
     with fake_modules("dnnlib", "dnnlib.util", "torch_utils", "torch_utils.persistence") as mods:
         util, persistence = mods[1], mods[3]
 
@@ -225,24 +240,23 @@ def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ra
             def __reduce__(self):
                 return (_reconstruct_persistent_obj, (self.meta,))
 
+        yield EasyDict, Persistent
+
+
+def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ran.txt", init_kwargs=None,
+                     state_dict=None):
+    """{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'} as stylegan2-ada-pytorch's training loop saves it."""
+    path = Path(path)
+    sd = state_dict if state_dict is not None else ada_state_dict(G)
+    src = EVIL_SOURCE.format(marker=marker) + ("class SynthesisInput: pass\n" if stylegan3 else "")
+    with persistence_standins() as (EasyDict, Persistent):
         def build(node, name, extra_state):
-            params, buffers = OrderedDict(), OrderedDict()
-            for leaf, t in node["_tensors"].items():
-                if leaf in ADA_BUFFERS:
-                    buffers[leaf] = t
-                else:
-                    params[leaf] = torch.nn.Parameter(t.clone(), requires_grad=False)
             children = OrderedDict()
             for cname, child in node["_children"].items():
                 kind = "block" if cname.startswith("b") and cname[1:].isdigit() else (
                     "fc" if cname.startswith("fc") else ("layer" if cname.startswith("L") else cname))
                 children[cname] = build(child, kind, {})
-            state = {"training": False, "_parameters": params, "_buffers": buffers,
-                     "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(),
-                     "_forward_hooks": OrderedDict(), "_forward_pre_hooks": OrderedDict(),
-                     "_state_dict_hooks": OrderedDict(), "_load_state_dict_pre_hooks": OrderedDict(),
-                     "_modules": children, "_init_args": (), "_init_kwargs": {}}
-            state.update(extra_state)
+            state = _module_state(node["_tensors"], children, extra_state)
             meta = {"type": "class", "version": 6, "module_src": src, "class_name": ADA_CLASS.get(name, "Module"),
                     "state": state}
             return Persistent(meta)
@@ -260,13 +274,6 @@ def write_ada_pickle(G, path, stylegan3: bool = False, marker: str = "ada-src-ra
                 "training_set_kwargs": EasyDict(path="~/datasets/ffhq.zip", resolution=G.resolution)}
         path.write_bytes(pickle.dumps(data))
     return path
-
-
-def stylegan3_state_dict() -> "OrderedDict[str, torch.Tensor]":
-    return OrderedDict([("mapping.fc0.weight", torch.randn(8, 8)), ("mapping.fc0.bias", torch.zeros(8)),
-                        ("mapping.w_avg", torch.zeros(8)), ("synthesis.input.weight", torch.randn(8, 8)),
-                        ("synthesis.input.freqs", torch.randn(8, 2)),
-                        ("synthesis.L0_36_8.weight", torch.randn(8, 8, 3, 3))])
 
 
 # ---------------------------------------------------------------- rosinality/stylegan2-pytorch
@@ -346,4 +353,109 @@ def write_malicious_pickle(path, func, args):
 def write_malicious_torch(path, func, args):
     path = Path(path)
     torch.save({"g_ema": _Reduce(func, args)}, path)
+    return path
+
+
+# ---------------------------------------------------------------- StyleGAN3 pickles (NVlabs/stylegan3)
+
+# What a real file's module_src starts like: the whole networks_stylegan3.py (here only its marker classes).
+STYLEGAN3_SOURCE = ("class SynthesisInput(torch.nn.Module):\n    pass\n"
+                    "class SynthesisLayer(torch.nn.Module):\n    pass\n")
+
+
+def stylegan3_state_dict(G) -> "OrderedDict[str, torch.Tensor]":
+    """Our StyleGAN3 Generator -> G_ema.state_dict() names of NVlabs/stylegan3 (the same layouts)."""
+    sd = OrderedDict()
+    for k, t in G.state_dict().items():
+        if k != "w_avg":
+            sd[k.replace("mapping_network.", "mapping.").replace("synthesis_network.", "synthesis.")] = t.clone()
+    sd["mapping.w_avg"] = G.w_avg.clone()
+    return sd
+
+
+def stylegan3_init_kwargs(G, easydict=dict) -> dict:
+    """G_ema._init_kwargs as NVIDIA's train.py passes them (--cfg stylegan3-t / stylegan3-r), plus the
+    synthesis settings our tiny generators change from NVIDIA's defaults."""
+    a = G.arch
+    kw = easydict(z_dim=G.z_dim, w_dim=G.w_dim, mapping_kwargs=easydict(num_layers=a["mapping_layers"]),
+                  channel_base=a["channel_base"], channel_max=a["channel_max"], magnitude_ema_beta=0.99888)
+    if a["conv_kernel"] == 1:
+        kw.update(conv_kernel=1, use_radial_filters=a["use_radial_filters"])
+    if a["num_layers"] != 14:
+        kw["num_layers"] = a["num_layers"]
+    if a["conv_clamp"] != 256:
+        kw["conv_clamp"] = a["conv_clamp"]
+    kw.update(c_dim=0, img_resolution=G.resolution, img_channels=G.img_channels)
+    return kw
+
+
+def _stylegan3_attrs(G) -> dict:
+    """Plain attributes NVIDIA's modules keep in their state (numpy arrays and scalars included), by module path."""
+    from facespace.stylegan.stylegan3 import layer_plan
+
+    a = G.arch
+    head, specs = layer_plan(a)
+    attrs = {"": dict(z_dim=G.z_dim, c_dim=0, w_dim=G.w_dim, img_resolution=G.resolution,
+                      img_channels=G.img_channels, num_ws=G.num_ws),
+             "mapping": dict(z_dim=G.z_dim, c_dim=0, w_dim=G.w_dim, num_ws=G.num_ws, num_layers=a["mapping_layers"],
+                             w_avg_beta=0.998, embed=None),
+             "synthesis": dict(w_dim=G.w_dim, num_ws=G.num_ws, img_resolution=G.resolution,
+                               img_channels=G.img_channels, num_layers=a["num_layers"],
+                               num_critical=a["num_critical"], margin_size=a["margin_size"],
+                               output_scale=a["output_scale"], num_fp16_res=4,
+                               layer_names=[s["name"] for s in specs]),
+             "synthesis.input": dict(w_dim=G.w_dim, channels=head["channels"],
+                                     size=np.broadcast_to(np.asarray(head["size"]), [2]),
+                                     sampling_rate=np.float64(head["sampling_rate"]),
+                                     bandwidth=np.float64(head["bandwidth"]))}
+    for s in specs:
+        attrs[f"synthesis.{s['name']}"] = dict(
+            w_dim=G.w_dim, is_torgb=s["torgb"], is_critically_sampled=s["critical"], use_fp16=np.bool_(False),
+            in_channels=s["in_channels"], out_channels=s["out_channels"],
+            in_size=np.broadcast_to(np.asarray(s["in_size"]), [2]),
+            out_size=np.broadcast_to(np.asarray(s["out_size"]), [2]), tmp_sampling_rate=int(s["tmp_rate"]),
+            in_cutoff=np.float64(s["in_cutoff"]), out_cutoff=np.float64(s["out_cutoff"]),
+            in_half_width=np.float64(s["in_half_width"]), out_half_width=np.float64(s["out_half_width"]),
+            conv_kernel=s["kernel"], conv_clamp=a["conv_clamp"], magnitude_ema_beta=0.99888,
+            up_factor=s["up"], up_taps=s["up_taps"], down_factor=s["down"], down_taps=s["down_taps"],
+            down_radial=a["use_radial_filters"] and not s["critical"],
+            padding=[s["padding"][0], s["padding"][1]] * 2)
+    return attrs
+
+
+def write_stylegan3_pickle(G, path, marker: str = "sg3-src-ran.txt", init_kwargs=None, state_dict=None):
+    """{'G', 'D', 'G_ema', 'augment_pipe', 'training_set_kwargs'} as NVlabs/stylegan3's training loop saves
+    them: persistent networks (class paths training.networks_stylegan3.*, version 6 metadata with the module
+    source), tensors as Parameters and buffers (None for filterless layers), numpy arrays and scalars among
+    the module attributes, EasyDict kwargs."""
+    path = Path(path)
+    sd = state_dict if state_dict is not None else stylegan3_state_dict(G)
+    src = EVIL_SOURCE.format(marker=marker) + STYLEGAN3_SOURCE
+    attrs = _stylegan3_attrs(G)
+    classes = {"": "Generator", "mapping": "MappingNetwork", "synthesis": "SynthesisNetwork",
+               "synthesis.input": "SynthesisInput"}
+    with persistence_standins() as (EasyDict, Persistent):
+        def build(node, name):
+            tensors = dict(node["_tensors"])
+            if name.startswith("synthesis.L"):  # filterless layers keep their filter buffers as None
+                tensors.setdefault("up_filter", None)
+                tensors.setdefault("down_filter", None)
+            children = OrderedDict((c, build(child, f"{name}.{c}".lstrip(".")))
+                                   for c, child in node["_children"].items())
+            leaf = name.rpartition(".")[2]
+            cls = classes.get(name) or ("SynthesisLayer" if leaf.startswith("L") else "FullyConnectedLayer"
+                                        if leaf.startswith("fc") or leaf == "affine" else "Module")
+            kwargs = {}
+            if name == "":
+                kwargs = init_kwargs if init_kwargs is not None else stylegan3_init_kwargs(G, EasyDict)
+            state = _module_state(tensors, children, {**attrs.get(name, {}), "_init_kwargs": EasyDict(kwargs)})
+            return Persistent({"type": "class", "version": 6, "module_src": src, "class_name": cls, "state": state})
+
+        g_ema = build(_ada_tree(sd), "")
+        d = build(_ada_tree({"b4.fc.weight": torch.ones(2, 2)}), "D")
+        data = {"G": g_ema, "D": d, "G_ema": g_ema, "augment_pipe": None,
+                "training_set_kwargs": EasyDict(path="~/datasets/ffhq-1024x1024.zip", resolution=G.resolution)}
+        # Python 3.8 and numpy 1.x wrote the released files: protocol 4, numpy.core class paths
+        blob = pickle.dumps(data, protocol=4)
+        path.write_bytes(blob.replace(b"\x8c\x16numpy._core.multiarray", b"\x8c\x15numpy.core.multiarray"))
     return path

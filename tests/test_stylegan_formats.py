@@ -8,8 +8,7 @@ import torch
 from facespace.errors import ModelFormatError
 from facespace.stylegan import build_generator, detect_format, load_generator, save_generator, tiny_generator
 from facespace.stylegan.layers import SQRT2
-from stylegan_fixtures import (stylegan2_tf_variables, stylegan3_state_dict, write_ada_pickle, write_rosinality,
-                               write_tf_pickle)
+from stylegan_fixtures import stylegan2_tf_variables, write_ada_pickle, write_rosinality, write_tf_pickle
 
 WRITERS = {
     "tf-stylegan1": ("stylegan1", write_tf_pickle, "nvidia-tf-stylegan1"),
@@ -181,13 +180,6 @@ def test_ada_conv_clamp_comes_from_init_kwargs(tmp_path):
     unclamped.load_state_dict(G.state_dict())
     free = unclamped.synthesis(ws)
     assert free.abs().max() > 1.5 and img.abs().max() <= 0.5 * len(G.synthesis_network.resolutions) + 1e-6
-
-
-def test_stylegan3_is_refused_clearly(generators, tmp_path):
-    path = write_ada_pickle(generators["stylegan2"], tmp_path / "stylegan3-t-ffhq.pkl", stylegan3=True,
-                            state_dict=stylegan3_state_dict())
-    with pytest.raises(ModelFormatError, match="stylegan3-t-ffhq.pkl.*StyleGAN3 is not supported yet"):
-        load_generator(path)
 
 
 def test_conditional_and_incomplete_ada_files_are_refused(generators, tmp_path):

@@ -33,4 +33,4 @@ def test_identity_workflow_names_the_diffusion_nodes_in_a_note():
         assert name in notes, name
     assert ("FaceSpaceBlendWeights", "images", "SaveImage", "images") in wired(workflow)
     blend = next(n for n in workflow["nodes"] if n["type"] == "FaceSpaceBlendWeights")
-    assert blend["widgets_values"][-1] is True       # identity_chart on
+    assert blend["widgets_values"][9] is True        # identity_chart on (after it: translate, rotate)

@@ -19,23 +19,27 @@ from ..imageops import native_to_pil
 from ..runtime import PlainRuntime
 from ..stylegan import load_generator, save_generator, z_from_seeds
 from ..stylegan.generator import NOISE_MODES
+from ..stylegan.stylegan3 import config_name, input_transform, layer_plan
 
 
 def generator_info(G) -> dict:
-    return {
-        "file": G.provenance.get("file", ""),
-        "format": G.provenance.get("format", ""),
-        "family": G.family,
+    info = {"file": G.provenance.get("file", ""), "format": G.provenance.get("format", ""), "family": G.family}
+    if G.family == "stylegan3":
+        info["config"] = config_name(G.arch)
+    info.update({
         "resolution": G.resolution,
         "num_ws": G.num_ws,
         "w_dim": G.w_dim,
         "z_dim": G.z_dim,
         "img_channels": G.img_channels,
         "mapping_layers": G.arch["mapping_layers"],
-        "channels": dict(sorted((int(k), v) for k, v in G.arch["channels"].items())),  # by resolution, 4 first
+        # StyleGAN3: channels of each synthesis layer, by layer name; else by resolution, 4 first
+        "channels": ({s["name"]: s["out_channels"] for s in layer_plan(G.arch)[1]} if G.family == "stylegan3"
+                     else dict(sorted((int(k), v) for k, v in G.arch["channels"].items()))),
         "parameters": G.num_params(),
         "fingerprint": G.fingerprint(),
-    }
+    })
+    return info
 
 
 def facespace_info(path) -> dict | None:
@@ -139,6 +143,12 @@ def run_sample(args) -> int:
         names = [out.with_name(f"{out.stem}_{i:03d}{out.suffix}") for i in range(n)]
     for p in names:
         check_writable(p, args.overwrite)
+    transform = None
+    if args.translate != (0.0, 0.0) or args.rotate:
+        if G.family != "stylegan3":
+            raise FaceSpaceError(f"--translate / --rotate move StyleGAN3 images only; {Path(args.model).name} is a "
+                                 f"{G.family} generator")
+        transform = input_transform(args.translate, args.rotate)
     module = rt.load(G)
     device = rt.device()
     chunks = []
@@ -154,7 +164,7 @@ def run_sample(args) -> int:
                     ws = x.unsqueeze(1).repeat(1, G.num_ws, 1)
                 else:
                     ws = x
-                chunks.append(module.synthesis(ws, noise_mode=args.noise).float().cpu())
+                chunks.append(module.synthesis(ws, noise_mode=args.noise, transform=transform).float().cpu())
                 progress.update(x.shape[0])
     finally:
         progress.close()
@@ -205,5 +215,17 @@ def register(subparsers) -> None:
     p.add_argument("--cutoff", type=int, default=None, help="truncate only W+ layers below this index")
     p.add_argument("--noise", choices=NOISE_MODES, default="const", help="noise mode; default const")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass; default 8")
+    p.add_argument("--translate", type=_pair, default=(0.0, 0.0), metavar="X,Y",
+                   help="StyleGAN3: pan the image by X,Y image widths/heights (right, down); default 0,0")
+    p.add_argument("--rotate", type=float, default=0.0, help="StyleGAN3: turn the image by this many degrees "
+                   "counter-clockwise; default 0")
     p.add_argument("--overwrite", action="store_true", help="replace output files that exist")
     p.set_defaults(run=run_sample)
+
+
+def _pair(text: str) -> tuple[float, float]:
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers X,Y such as 0.1,-0.05, got {text!r}") from None
+    return x, y

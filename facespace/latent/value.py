@@ -82,10 +82,12 @@ class Latent:
         return Latent(self.wplus, G.fingerprint(), self.labels, self.weights, G.source_path or self.generator_file)
 
     def render(self, stylegan, runtime=None, batch_size: int = 8, allow_mismatch: bool = False,
-               desc: str = "") -> torch.Tensor:
-        """IMAGE [N,H,W,3] 0..1 on the CPU, rendered in chunks into one batch (progress, cancel between chunks)."""
+               desc: str = "", transform=None) -> torch.Tensor:
+        """IMAGE [N,H,W,3] 0..1 on the CPU, rendered in chunks into one batch (progress, cancel between chunks;
+        `transform`: StyleGAN.render)."""
         self.check_generator(stylegan, allow_mismatch)
-        return stylegan.render(self.wplus, runtime=runtime, batch_size=batch_size, desc=desc or "render latent")
+        return stylegan.render(self.wplus, runtime=runtime, batch_size=batch_size, desc=desc or "render latent",
+                               transform=transform)
 
 
 def concat(latents: Sequence[Latent]) -> Latent:

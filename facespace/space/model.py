@@ -64,9 +64,11 @@ class FaceSpace:
             raise FaceSpaceError("this FaceSpace is not bound to a generator; load it with its StyleGAN")
         return self._stylegan
 
-    def render(self, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "") -> torch.Tensor:
-        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] with the bound generator."""
-        return self.require_stylegan().render(ws, runtime=runtime, batch_size=batch_size, desc=desc)
+    def render(self, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "",
+               transform=None) -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] with the bound generator (`transform`: StyleGAN.render)."""
+        return self.require_stylegan().render(ws, runtime=runtime, batch_size=batch_size, desc=desc,
+                                              transform=transform)
 
     def __len__(self) -> int:
         return len(self.names)

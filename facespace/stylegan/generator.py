@@ -18,8 +18,9 @@ from ..errors import ModelFormatError
 from .layers import MappingNetwork
 from .stylegan1 import SynthesisNetwork1
 from .stylegan2 import SynthesisNetwork2
+from .stylegan3 import SynthesisNetwork3, normalize_stylegan3
 
-FAMILIES = ("stylegan1", "stylegan2")
+FAMILIES = ("stylegan1", "stylegan2", "stylegan3")
 NOISE_MODES = ("const", "random", "none")
 MAX_RESOLUTION = 2 ** 14  # bounds on what a file's arch may ask for, far above any released StyleGAN
 MAX_MAPPING_LAYERS = 64
@@ -50,6 +51,8 @@ def normalize_arch(arch: dict) -> dict:
     a.setdefault("mapping_lr_mul", 0.01)
     if not 1 <= int(a["mapping_layers"]) <= MAX_MAPPING_LAYERS:
         raise ModelFormatError(f"generator has {a['mapping_layers']} mapping layers; expected 1 to {MAX_MAPPING_LAYERS}")
+    if family == "stylegan3":  # layer sizes follow from a few settings, not from a channel table
+        return normalize_stylegan3(a)
     if "channels" not in a:
         base = a.pop("channel_base", 8192 if family == "stylegan1" else 32768)
         cmax = a.pop("channel_max", 512)
@@ -92,10 +95,13 @@ class Generator(nn.Module):
         self.img_channels: int = arch["img_channels"]
         self.provenance: dict = {}
         self.source_path: str = ""  # the file it was loaded from, if any
-        channels = {int(k): v for k, v in arch["channels"].items()}
+        channels = {int(k): v for k, v in arch.get("channels", {}).items()}
         self.mapping_network = MappingNetwork(self.z_dim, self.w_dim, arch["mapping_layers"], arch["mapping_hidden"],
-                                              arch["mapping_lr_mul"], style=self.family)
-        if self.family == "stylegan2":
+                                              arch["mapping_lr_mul"],
+                                              style="stylegan1" if self.family == "stylegan1" else "stylegan2")
+        if self.family == "stylegan3":
+            self.synthesis_network = SynthesisNetwork3(arch)
+        elif self.family == "stylegan2":
             self.synthesis_network = SynthesisNetwork2(self.w_dim, self.resolution, self.img_channels, channels,
                                                        arch["resample_filter"], arch["conv_clamp"])
         else:
@@ -117,8 +123,11 @@ class Generator(nn.Module):
         return ws
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
-                  fused: bool | None = None) -> torch.Tensor:
-        """W+ [N,num_ws,w_dim] -> image [N,C,R,R] (about -1..1); R = min(resolution, max_resolution)."""
+                  fused: bool | None = None, transform: torch.Tensor | None = None) -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] -> image [N,C,R,R] (about -1..1); R = min(resolution, max_resolution).
+
+        `transform` ([3,3] or [N,3,3], see `stylegan3.input_transform`) pans / rotates a StyleGAN3 image.
+        """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape [N,{self.num_ws},{self.w_dim}], got {tuple(ws.shape)}")
         if noise_mode not in NOISE_MODES:
@@ -127,7 +136,14 @@ class Generator(nn.Module):
             max_resolution = int(max_resolution)
             if max_resolution < 4 or max_resolution & (max_resolution - 1):
                 raise ValueError(f"max_resolution must be a power of two >= 4, got {max_resolution}")
-        return self.synthesis_network(ws, noise_mode=noise_mode, max_resolution=max_resolution, fused=fused)
+        if transform is None:
+            return self.synthesis_network(ws, noise_mode=noise_mode, max_resolution=max_resolution, fused=fused)
+        if self.family != "stylegan3":
+            raise ValueError(f"panning or rotating the input needs a StyleGAN3 generator; this one is {self.family}")
+        if transform.shape not in ((3, 3), (ws.shape[0], 3, 3)):
+            raise ValueError(f"transform must have shape [3,3] or [{ws.shape[0]},3,3], got {tuple(transform.shape)}")
+        return self.synthesis_network(ws, noise_mode=noise_mode, max_resolution=max_resolution, fused=fused,
+                                      transform=transform)
 
     def forward(self, z: torch.Tensor, psi: float = 1.0, cutoff: int | None = None,
                 noise_mode: str = "const") -> torch.Tensor:

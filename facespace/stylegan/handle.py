@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import FaceSpaceError
 from ..imageops import image_to_pil, native_to_image
 from ..runtime import Runtime, get_runtime
 from .generator import Generator
@@ -49,15 +50,19 @@ class StyleGAN:
         return self.generator.resolution
 
     def render(self, ws: torch.Tensor, runtime: Runtime | None = None, batch_size: int = 8,
-               desc: str = "", native: bool = False) -> torch.Tensor:
+               desc: str = "", native: bool = False, transform: torch.Tensor | None = None) -> torch.Tensor:
         """W+ [N,num_ws,w_dim] (or W [N,w_dim]) -> IMAGE [N,H,W,3] float32 0..1 on the output device (CPU).
 
         Rendered `batch_size` at a time into one preallocated batch (memory: the output plus one chunk),
         under one progress bar named `desc` (default 'render <name>'), checking for cancel between chunks.
         With `native`, the raw synthesis output [N,C,H,W] float32 (about -1..1, not clamped) instead.
+        `transform` (StyleGAN3 only; `stylegan3.input_transform(translate, rotate)`) pans / turns every image.
         """
         rt = get_runtime(runtime)
         G = self.generator
+        if transform is not None and G.family != "stylegan3":
+            raise FaceSpaceError(f"translate / rotate move StyleGAN3 images only; {self.name or 'this generator'} "
+                                 f"is a {G.family} generator (set them to 0)")
         if ws.ndim == 2:
             ws = ws.unsqueeze(1).repeat(1, G.num_ws, 1)
         if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
@@ -76,7 +81,7 @@ class StyleGAN:
                 rt.check_cancel()
                 chunk = ws[start:start + batch_size].to(device=device, dtype=torch.float32)
                 with torch.no_grad(), precision_context(device, self.dtype):
-                    raw = module.synthesis(chunk, noise_mode=self.noise_mode)
+                    raw = module.synthesis(chunk, noise_mode=self.noise_mode, transform=transform)
                 end = start + raw.shape[0]
                 out[start:end] = raw.float() if native else native_to_image(raw)
                 preview = image_to_pil(native_to_image(raw[-1:]))[0]
@@ -93,12 +98,13 @@ class StyleGAN:
             ws = module.mapping(z.to(rt.device(), torch.float32), psi=self.psi, cutoff=self.cutoff)
         return ws.float().cpu()
 
-    def sample(self, seeds_or_z, runtime: Runtime | None = None, batch_size: int = 8) -> torch.Tensor:
-        """Seeds (int or list of ints) or z [N,z_dim] -> truncated -> IMAGE [N,H,W,3]."""
+    def sample(self, seeds_or_z, runtime: Runtime | None = None, batch_size: int = 8,
+               transform: torch.Tensor | None = None) -> torch.Tensor:
+        """Seeds (int or list of ints) or z [N,z_dim] -> truncated -> IMAGE [N,H,W,3] (`transform` as in render)."""
         if isinstance(seeds_or_z, (int, np.integer)):
             seeds_or_z = [int(seeds_or_z)]
         if isinstance(seeds_or_z, torch.Tensor):
             z = seeds_or_z
         else:
             z = z_from_seeds(list(seeds_or_z), self.generator.z_dim)
-        return self.render(self.mapping(z, runtime), runtime, batch_size)
+        return self.render(self.mapping(z, runtime), runtime, batch_size, transform=transform)

@@ -11,7 +11,7 @@ import torch
 from ..errors import ModelFormatError
 from .generator import Generator
 
-EXPECTED = ("a StyleGAN generator: NVIDIA .pkl (TensorFlow or StyleGAN2-ADA-PyTorch), "
+EXPECTED = ("a StyleGAN generator: NVIDIA .pkl (TensorFlow, StyleGAN2-ADA-PyTorch or StyleGAN3), "
             "rosinality .pt, or a FaceSpace .safetensors")
 
 

@@ -15,6 +15,20 @@ def _kwargs(obj) -> dict:
     return dict(obj or {}) if isinstance(obj, dict) else {}
 
 
+def our_names(tensors: dict) -> dict:
+    """G_ema tensor names of NVIDIA's PyTorch code -> ours (mapping.* -> mapping_network.*, mapping.w_avg ->
+    w_avg, synthesis.* -> synthesis_network.*); anything else is left out."""
+    state = {}
+    for k, t in tensors.items():
+        if k == "mapping.w_avg":
+            state["w_avg"] = t
+        elif k.startswith("mapping."):
+            state["mapping_network." + k[len("mapping."):]] = t
+        elif k.startswith("synthesis."):
+            state["synthesis_network." + k[len("synthesis."):]] = t
+    return state
+
+
 def is_stylegan3(g: PersistentObject, tensors: dict) -> bool:
     src = str(g.meta.get("module_src", ""))
     return any(k.startswith("synthesis.input.") for k in tensors) or "class SynthesisInput" in src
@@ -23,8 +37,9 @@ def is_stylegan3(g: PersistentObject, tensors: dict) -> bool:
 def convert_ada(g: PersistentObject, source: str):
     tensors = g.tensors()
     if is_stylegan3(g, tensors):
-        raise ModelFormatError(f"{source} is a StyleGAN3 generator; StyleGAN3 is not supported yet "
-                               "(use a StyleGAN1 or StyleGAN2 file)")
+        from .stylegan3 import convert_stylegan3
+
+        return convert_stylegan3(g, source)
     state_attrs = g.state
     kw = _kwargs(state_attrs.get("_init_kwargs"))
     map_kw, syn_kw = _kwargs(kw.get("mapping_kwargs")), _kwargs(kw.get("synthesis_kwargs"))
@@ -40,16 +55,7 @@ def convert_ada(g: PersistentObject, source: str):
     if not fcs or not blocks:
         raise ModelFormatError(f"{source}: G_ema has no mapping.fc*/synthesis.b*.conv1 tensors; not a StyleGAN2 "
                                "generator")
-    state = {}
-    for k, t in tensors.items():
-        if k.endswith("resample_filter"):
-            continue
-        if k == "mapping.w_avg":
-            state["w_avg"] = t
-        elif k.startswith("mapping."):
-            state["mapping_network." + k[len("mapping."):]] = t
-        elif k.startswith("synthesis."):
-            state["synthesis_network." + k[len("synthesis."):]] = t
+    state = our_names({k: t for k, t in tensors.items() if not k.endswith("resample_filter")})
     first, last = tensors[f"mapping.fc{fcs[0]}.weight"], tensors[f"mapping.fc{fcs[-1]}.weight"]
     arch = {
         "family": "stylegan2",
