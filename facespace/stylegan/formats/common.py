@@ -18,7 +18,7 @@ def generator_from_state(arch: dict, state: dict, provenance: dict, source: str)
     """Build from `arch`, load `state` (our key names) strictly; errors name `source` and the tensor at fault."""
     try:
         expected = state_shapes(arch)
-    except (ModelFormatError, KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (ModelFormatError, KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise ModelFormatError(f"{source}: cannot build a generator from its settings ({exc})") from None
     check_state(expected, {k: tuple(v.shape) for k, v in state.items()}, source)
     check_backed_by_data(state, source)
