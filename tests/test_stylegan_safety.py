@@ -172,7 +172,8 @@ def test_settings_asking_for_a_huge_network_are_refused_before_allocating(G, tmp
 
 
 @pytest.mark.parametrize("change,expect", [
-    ({"channels": {"4": 2 ** 20, "8": 2 ** 20}}, "shape"),
+    ({"channels": {"4": 2 ** 12, "8": 2 ** 12}}, "shape"),
+    ({"channels": {"4": 2 ** 20, "8": 2 ** 20}}, "whole numbers from 1 to 65536"),
     ({"mapping_layers": 10 ** 9}, "mapping layers"),
     ({"resolution": 2 ** 30}, "resolution"),
     ({"channels": [1, 2]}, "settings"),
