@@ -2,7 +2,7 @@
 
 The path a user walks, one subpackage or module each:
 load a generator (`facespace.stylegan`) -> align photos (`facespace.align`) ->
-train a FaceSpace (`facespace.train`) -> blend (`facespace.blend`) -> morph (`facespace.morph`).
+train a FaceSpace (`facespace.train`; the value and its file: `facespace.space`) -> blend (`facespace.blend`) -> morph (`facespace.morph`).
 """
 from .errors import FaceSpaceError
 

@@ -4,7 +4,7 @@ import torch
 
 from facespace.errors import ModelFormatError
 from facespace.train import LinearEncoder, MLPEncoder, build_encoder, make_encoder
-from facespace.train.encoders import EqualizedLinear
+from facespace.space.encoders import EqualizedLinear
 
 
 def test_mlp_has_the_original_widths_and_output_shape():

@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 
 from ..runtime import Runtime
-from .encoders import make_encoder
+from ..space.encoders import make_encoder
 from .losses import ImageLoss, VGG16Features
 from .recorder import Recorder, StepCallback
 from .rendering import Renderer, resize

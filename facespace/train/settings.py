@@ -7,7 +7,7 @@ import numbers
 from dataclasses import dataclass
 
 from ..errors import SettingsError
-from .encoders import ENCODER_KINDS
+from ..space.encoders import ENCODER_KINDS
 
 SCHEDULES = ("fast", "original")
 

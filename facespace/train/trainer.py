@@ -9,7 +9,7 @@ import torch
 
 from ..errors import MissingWeightsFileError
 from ..runtime import Runtime, get_runtime
-from .facespace_model import FaceSpace
+from ..space.model import FaceSpace
 from .fast_schedule import run_fast
 from .inputs import training_names, unit_targets
 from .job import TrainingJob

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 from ..errors import FingerprintMismatchError, ModelFormatError
 from ..fileio import atomic_path, check_writable
 from .encoders import build_encoder
-from .facespace_model import FaceSpace
+from .model import FaceSpace
 
 FORMAT = "facespace"
 FORMAT_VERSION = 1
