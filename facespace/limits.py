@@ -31,7 +31,7 @@ class Limits:
     header_bytes: int = 16 << 20         # a safetensors header
     json_containers: int = 200_000       # objects and arrays in one JSON text
     json_depth: int = 32
-    photo_pixels: int = 90_000_000       # about PIL's own warning limit; one decoded photo ~270 MB
+    photo_pixels: int = 80_000_000       # below PIL's own warning limit (89.5 MP); one decoded photo ~240 MB
 
 
 LIMITS = Limits()

@@ -51,6 +51,7 @@ def face_files(folder: Path) -> list[Path]:
 def run(args) -> int:
     from PIL import Image
 
+    from ..align.photos import load_photo
     from ..imageops import pil_to_image
     from ..stylegan import StyleGAN, load_generator
     from ..train import TrainSettings, save_facespace, train_facespace
@@ -66,10 +67,7 @@ def run(args) -> int:
     G = load_generator(args.model)
     pics = []
     for f in files:
-        try:
-            pic = Image.open(f).convert("RGB")
-        except OSError as exc:
-            raise FaceSpaceError(f"{f} is not a readable image: {exc}") from None
+        pic = load_photo(f)  # checked for size before decoding, one at a time
         if pic.width != pic.height:
             raise FaceSpaceError(f"{f} is {pic.width}x{pic.height} pixels; aligned faces are square "
                                  f"(run `facespace align` first)")
