@@ -19,6 +19,7 @@ from ..imageops import native_to_pil
 from ..runtime import PlainRuntime
 from ..stylegan import load_generator, save_generator, z_from_seeds
 from ..stylegan.generator import NOISE_MODES
+from ..stylegan.handle import check_finite_latents, check_finite_output
 
 
 def generator_info(G) -> dict:
@@ -124,7 +125,10 @@ def run_sample(args) -> int:
                     ws = x.unsqueeze(1).repeat(1, G.num_ws, 1)
                 else:
                     ws = x
-                chunks.append(module.synthesis(ws, noise_mode=args.noise).float().cpu())
+                check_finite_latents(ws)
+                raw = module.synthesis(ws, noise_mode=args.noise)
+                check_finite_output(raw, Path(args.model).name, start)
+                chunks.append(raw.float().cpu())
                 progress.update(x.shape[0])
     finally:
         progress.close()

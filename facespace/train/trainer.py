@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from ..errors import MissingWeightsFileError
+from ..errors import MissingWeightsFileError, TrainingFailedError
 from ..runtime import Runtime, get_runtime
 from ..space.model import FaceSpace
 from .fast_schedule import run_fast
@@ -52,10 +52,12 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
                               callback, "; " + perceptual_note if perceptual_note else "")
             encoder, table, recorder = SCHEDULE_RUNS[settings.schedule](job)
             final = final_psnr(job, encoder)
+            start = start_psnr(job)
     finally:
         for p, flag in zip(G.parameters(), requires_grad):
             p.requires_grad_(flag)
 
+    check_reached(final, start, names, settings, res)
     metadata = {
         "settings": settings.to_dict(),
         "psnr": {name: round(float(v), 3) for name, v in zip(names, final)},
@@ -71,6 +73,41 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
     }
     return FaceSpace(names, encoder.cpu().float(), settings.encoder, table.detach().float().cpu(), G.resolution,
                      G.fingerprint(), metadata, stylegan=stylegan if hasattr(stylegan, "generator") else None)
+
+
+START_SHORTFALL_DB = 1.0   # ending further from the photos than the untrained average face: training failed
+TARGET_SHORTFALL_DB = 15.0
+
+
+def start_psnr(job: TrainingJob) -> torch.Tensor:
+    """Per-face PSNR [N] of the generator's average face, where training starts from."""
+    target = job.targets_at(job.res)
+    num_ws = job.G.num_ws
+    out = []
+    for i in range(0, job.n, 8):
+        ws = job.w_avg.reshape(1, 1, -1).expand(min(8, job.n - i), num_ws, -1)
+        out.append(psnr(job.render(ws, job.res), target[i:i + 8]).cpu())
+    return torch.cat(out)
+
+
+def check_reached(final: torch.Tensor, start: torch.Tensor, names: list[str], settings: TrainSettings,
+                  res: int) -> None:
+    """Refuse a result far below what training was for (nothing is then saved or returned): one that ends
+    further from the photos than the untrained average face, or far below the PSNR target."""
+    final = torch.nan_to_num(final.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    mean, begun = float(final.mean()), float(start.float().mean())
+    worst = int(final.argmin())
+    target = float(settings.target_psnr or 0.0)
+    if mean < begun - START_SHORTFALL_DB:
+        goal = f"the untrained average face ({begun:.1f} dB)"
+    elif target > 0 and float(final[worst]) < target - TARGET_SHORTFALL_DB:
+        goal = f"the target of {target:g} dB"
+    else:
+        return
+    raise TrainingFailedError(
+        f"training reached only {mean:.1f} dB mean PSNR (worst {float(final[worst]):.1f} dB on face "
+        f"{names[worst]}, at {res} px), far below {goal}; nothing was saved. Try a lower learning rate "
+        f"(it was {settings.lr:g}), more steps, or check that the faces are aligned")
 
 
 def _perceptual_network(settings: TrainSettings, rt: Runtime, device):
