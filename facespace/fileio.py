@@ -15,7 +15,8 @@ from .errors import FaceSpaceError
 OS_REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
               errno.EROFS: "the folder is on a read-only file system", errno.EACCES: "permission denied",
               errno.EPERM: "permission denied", errno.ENAMETOOLONG: "the file name is too long",
-              errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EISDIR: "it is a folder"}
+              errno.ENOTDIR: "a part of the path is a file, not a folder", errno.EISDIR: "it is a folder",
+              errno.EFBIG: "the file grows past what this disk or process may write"}
 TEMP_MARK = ".facespace-part-"  # in the names of files being written; a killed save may leave one behind
 STALE_AFTER_S = 24 * 3600
 

@@ -16,7 +16,7 @@ from .errors import ModelFormatError
 
 @dataclass(frozen=True)
 class Limits:
-    pickle_ops: int = 5_000_000          # opcodes per file (real pickles: well under 200k)
+    pickle_ops: int = 2_000_000          # opcodes per file (real pickles: well under 100k)
     nesting: int = 100                   # containers inside containers (real files: under 20)
     expanded_size: int = 20_000_000      # objects counted through every shared reference
     key_cost: int = 10_000               # objects hashed for one dict key / set item

@@ -58,8 +58,13 @@ def photo_size(path: str | os.PathLike) -> tuple[int, int]:
     """Width and height from the file's header (nothing decoded); refuses more than LIMITS.photo_pixels."""
     path = Path(path)
     try:
-        with Image.open(path) as img:
-            width, height = img.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
+            with Image.open(path) as img:
+                width, height = img.size
+    except Image.DecompressionBombError:
+        raise FaceSpaceError(f"{path} has more pixels than PIL will open; photos of up to "
+                             f"{LIMITS.photo_pixels / 1e6:.0f} MP are read: scale it down first") from None
     except _DECODE_ERRORS as exc:
         raise FaceSpaceError(f"{path} is not a picture that can be read ({one_line(exc)[:120]}); "
                              f"expected a JPEG, PNG or WebP photo") from None

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import FaceSpaceError
+from ..limits import one_line
 from ..fileio import atomic_path, check_writable
 from ..imageops import native_to_pil
 from ..runtime import PlainRuntime
@@ -59,9 +60,17 @@ def run_convert(args) -> int:
 def read_latents(path: Path, G, space: str) -> tuple[str, torch.Tensor]:
     """Load a .npy of latents -> ('z', [N,z_dim]) | ('w', [N,w_dim]) | ('wplus', [N,num_ws,w_dim])."""
     try:
+        with open(path, "rb") as f:  # the header's shape is checked against the file before numpy allocates
+            version = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            held = path.stat().st_size - f.tell()
+        if int(np.prod(shape, dtype=object)) * dtype.itemsize > held:
+            raise FaceSpaceError(f"cannot read latents from {path}: its header declares shape {shape} of {dtype}, "
+                                 f"more than the file's {held} bytes hold")
         arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FaceSpaceError(f"cannot read latents from {path}: {exc}") from None
+    except (OSError, ValueError, MemoryError) as exc:
+        raise FaceSpaceError(f"cannot read latents from {path}: {one_line(exc)[:160]}") from None
     if arr.ndim == 1:
         arr = arr[None]
     if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():

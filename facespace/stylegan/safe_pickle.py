@@ -407,6 +407,7 @@ class BoundedUnpickler(pickle._Unpickler):
         super().__init__(file)
         self.bounded, self.budget, self.persistent = file, budget, persistent
         self._key_memo: dict[int, tuple] = {}
+        self._depths: dict[int, tuple] = {}
         self._memo_slots: dict[int, list] = {}
 
     # -- the main loop, counting opcodes
@@ -569,6 +570,36 @@ class BoundedUnpickler(pickle._Unpickler):
         for item in items:
             self.check_key(item)
         self.append(frozenset(items))
+        self._nested()
+
+    # -- tuples are immutable, so their nesting is known when they are made: refuse deep ones at once
+    def _nested(self):
+        made = self.stack[-1]
+        depth = 0
+        for item in made:
+            known = self._depths.get(id(item))
+            if known is not None and known[0] is item and known[1] >= depth:
+                depth = known[1] + 1
+        if depth > LIMITS.nesting:
+            raise ModelFormatError(f"the pickle nests tuples deeper than {LIMITS.nesting} levels; not a StyleGAN file")
+        if depth or made:
+            self._depths[id(made)] = (made, depth)
+
+    def load_tuple(self):
+        super().load_tuple()
+        self._nested()
+
+    def load_tuple1(self):
+        super().load_tuple1()
+        self._nested()
+
+    def load_tuple2(self):
+        super().load_tuple2()
+        self._nested()
+
+    def load_tuple3(self):
+        super().load_tuple3()
+        self._nested()
 
     def load_append(self):
         value = self.stack.pop()
@@ -603,7 +634,9 @@ class BoundedUnpickler(pickle._Unpickler):
                          (pickle.ADDITEMS, "load_additems"), (pickle.FROZENSET, "load_frozenset"),
                          (pickle.APPEND, "load_append"), (pickle.APPENDS, "load_appends"),
                          (pickle.LONG4, "load_long4"), (pickle.BYTEARRAY8, "load_bytearray8"),
-                         (pickle.NEXT_BUFFER, "load_next_buffer"), (pickle.READONLY_BUFFER, "load_next_buffer")):
+                         (pickle.NEXT_BUFFER, "load_next_buffer"), (pickle.READONLY_BUFFER, "load_next_buffer"),
+                         (pickle.TUPLE, "load_tuple"), (pickle.TUPLE1, "load_tuple1"), (pickle.TUPLE2, "load_tuple2"),
+                         (pickle.TUPLE3, "load_tuple3")):
         dispatch[_op(_code)] = locals()[_name]
     del _code, _name
 
