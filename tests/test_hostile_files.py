@@ -33,9 +33,13 @@ def folder(tmp_path_factory):
 
 
 def cli(*argv):
+    import gc
+
     from facespace.cli import main
 
-    return main([str(a) for a in argv])
+    code = main([str(a) for a in argv])
+    gc.collect()  # a forged object could crash the collector after a clean refusal
+    return code
 
 
 def check_one_line(result, *expected, code=2, rss_mb=RSS_BOUND_MB):

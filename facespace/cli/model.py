@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,9 @@ def read_latents(path: Path, G, space: str) -> tuple[str, torch.Tensor]:
             raise FaceSpaceError(f"cannot read latents from {path}: its header declares shape {shape} of {dtype}, "
                                  f"more than the file's {held} bytes hold")
         arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, MemoryError) as exc:
-        raise FaceSpaceError(f"cannot read latents from {path}: {one_line(exc)[:160]}") from None
+    except (OSError, ValueError, MemoryError, SyntaxError, TypeError, KeyError, IndexError, RuntimeError,
+            tokenize.TokenError) as exc:  # numpy parses the header with Python's tokenizer
+        raise FaceSpaceError(f"cannot read latents from {path}: {type(exc).__name__}: {one_line(exc)[:160]}") from None
     if arr.ndim == 1:
         arr = arr[None]
     if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():

@@ -19,6 +19,7 @@ import io
 import os
 import pickle
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -848,7 +849,10 @@ def read_torch_file(path: Path):
     budget = Budget(path.name)
     try:
         if zipfile.is_zipfile(path):
-            obj = read_torch_zip(path, budget)
+            try:
+                obj = read_torch_zip(path, budget)
+            except (OSError, zlib.error, NotImplementedError) as exc:  # zipfile's reactions to bad offsets
+                raise ModelFormatError(f"is a damaged zip archive ({type(exc).__name__}: {str(exc)[:80]})") from None
         else:
             with open(path, "rb") as f:
                 obj = read_legacy_torch(f, os.fstat(f.fileno()).st_size, budget)
