@@ -78,10 +78,8 @@ def convergence(args):
         configs = configs[2:]
     if args.ablation:
         configs += [
-            ("fast / linear, mean-W start", TrainSettings(steps=args.fast_steps, target_psnr=args.target,
-                                                           init_candidates=0)),
-            ("fast / linear, one start per face", TrainSettings(steps=args.fast_steps, target_psnr=args.target,
-                                                                 init_replicas=1)),
+            ("fast / linear, no restarts", TrainSettings(steps=args.fast_steps, target_psnr=args.target,
+                                                         init_candidates=0)),
             ("fast / linear, no shared-w phase", TrainSettings(steps=args.fast_steps, target_psnr=args.target,
                                                                 shared_w_fraction=0.0)),
             ("fast / linear, + MS-SSIM 0.1", TrainSettings(steps=args.fast_steps, target_psnr=args.target,

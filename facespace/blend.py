@@ -32,8 +32,9 @@ from typing import Sequence
 
 import torch
 
-from .errors import FaceSpaceError, UnknownFaceError, WeightsError
+from .errors import UnknownFaceError, WeightsError
 from .names import split_list
+from .space import FaceSpace
 
 GROUPS = ("coarse", "middle", "fine")
 RANDOM_KEYWORD = "random"
@@ -237,7 +238,7 @@ def plan_blends(names: Sequence[str], weights: str = "", mode: str = "weights", 
 
 # ---------------------------------------------------------------- blends -> W+ -> images
 
-def blend_wplus(facespace, plan: BlendPlan) -> torch.Tensor:
+def blend_wplus(facespace: FaceSpace, plan: BlendPlan) -> torch.Tensor:
     """W+ [B,num_ws,w_dim] of the planned blends, from the FaceSpace's encoder.
 
     Without layer groups this is exactly `facespace.encode(weights)`; with groups each W+ layer
@@ -255,14 +256,11 @@ def blend_wplus(facespace, plan: BlendPlan) -> torch.Tensor:
     return ws
 
 
-def attached_stylegan(facespace):
-    """The generator a FaceSpace renders with, or an error saying how to attach one."""
-    stylegan = getattr(facespace, "stylegan", None)
-    if stylegan is None:
-        raise FaceSpaceError("this FaceSpace has no generator attached; load it with its StyleGAN")
-    return stylegan
+def attached_stylegan(facespace: FaceSpace):
+    """The generator a FaceSpace is bound to, or an error saying how to bind one."""
+    return facespace.require_stylegan()
 
 
-def render_blends(facespace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
+def render_blends(facespace: FaceSpace, plan: BlendPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
     """IMAGE [B,H,W,3] of the planned blends, rendered with the FaceSpace's generator."""
     return attached_stylegan(facespace).render(blend_wplus(facespace, plan), runtime=runtime, batch_size=batch_size)

@@ -34,6 +34,7 @@ from .errors import FaceSpaceError, WeightsError
 from .fileio import atomic_path, check_writable, save_numbered_pictures
 from .imageops import image_to_pil
 from .names import split_list
+from .space import FaceSpace
 
 EASINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "linear": lambda t: t,
@@ -164,13 +165,17 @@ def _retime(facespace, a: int, b: int, targets: torch.Tensor) -> torch.Tensor:
     return torch.where(targets <= 0, torch.zeros_like(out), torch.where(targets >= 1, torch.ones_like(out), out))
 
 
-def morph_wplus(facespace, plan: MorphPlan) -> torch.Tensor:
-    """W+ [frames, num_ws, w_dim] float32 of every frame of the morph (cheap: no rendering)."""
-    n = len(facespace.names)
-    if max(plan.order) >= n or min(plan.order) < 0:
-        raise WeightsError(f"order holds a face index outside 0..{n - 1}")
+def keyframe_wplus(keyframes: torch.Tensor, plan: MorphPlan, facespace: FaceSpace | None = None) -> torch.Tensor:
+    """W+ [frames, num_ws, w_dim] float32 of a morph through `keyframes` [K,num_ws,w_dim] (plan.order
+    indexes them). Space 'code' walks the face codes through `facespace`'s encoder (then keyframe i must be
+    face i's reconstruction); 'wplus' draws straight lines. The keyframes themselves are exact frames."""
+    k_count = keyframes.shape[0]
+    if max(plan.order) >= k_count or min(plan.order) < 0:
+        raise WeightsError(f"order holds an index outside 0..{k_count - 1}")
+    if plan.space == "code" and facespace is None:
+        raise FaceSpaceError("space 'code' walks a FaceSpace's face codes; use space 'wplus' for a latent batch")
     stops = plan.stops
-    faces = facespace.face_wplus()[stops]  # the faces' reconstructions
+    faces = keyframes.detach().float().cpu()[stops]
     schedule = plan.schedule()
     out = torch.empty((len(schedule),) + tuple(faces.shape[1:]), dtype=torch.float32)
     for k in range(len(stops) - 1):
@@ -180,15 +185,20 @@ def morph_wplus(facespace, plan: MorphPlan) -> torch.Tensor:
             ws = torch.lerp(faces[k].double()[None], faces[k + 1].double()[None], t[:, None, None]).float()
         else:
             s = _retime(facespace, stops[k], stops[k + 1], t)
-            ws = facespace.encode(_code_line(n, stops[k], stops[k + 1], s)).float()
-        # The faces themselves are exactly their reconstructions, not a re-encoded approximation.
+            ws = facespace.encode(_code_line(len(facespace.names), stops[k], stops[k + 1], s)).float()
+        # The keyframes themselves are exact, not a re-encoded approximation.
         ws[t <= 0] = faces[k]
         ws[t >= 1] = faces[k + 1]
         out[rows] = ws
     return out
 
 
-def render_morph(facespace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
+def morph_wplus(facespace: FaceSpace, plan: MorphPlan) -> torch.Tensor:
+    """W+ [frames, num_ws, w_dim] float32 of every frame of a morph through the training faces (no rendering)."""
+    return keyframe_wplus(facespace.face_wplus(), plan, facespace)  # the faces' reconstructions
+
+
+def render_morph(facespace: FaceSpace, plan: MorphPlan, runtime=None, batch_size: int = 8) -> torch.Tensor:
     """IMAGE [frames,H,W,3] float32 0..1 on the CPU; rendered in chunks of `batch_size` frames."""
     return attached_stylegan(facespace).render(morph_wplus(facespace, plan), runtime, batch_size, desc="morph")
 
@@ -284,5 +294,5 @@ def save_morph(frames: torch.Tensor, out, fps: float = 25, overwrite: bool = Fal
     return write_frames(frames, out, overwrite)
 
 
-__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "morph_wplus", "render_morph",
+__all__ = ["EASINGS", "SPACES", "MorphPlan", "ease", "parse_order", "keyframe_wplus", "morph_wplus", "render_morph",
            "morph_target", "save_morph", "write_gif", "write_mp4", "write_frames", "find_ffmpeg"]

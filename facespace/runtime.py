@@ -17,8 +17,9 @@ import torch
 
 from .errors import Cancelled
 
-# Model folder kinds: generators, trained FaceSpaces, landmark weights, VGG16 weights.
-MODEL_KINDS = ("stylegan", "facespace", "landmarks", "vgg")
+# Model folder kinds: generators, trained FaceSpaces, landmark weights, VGG16 weights, saved W+ latents.
+MODEL_KINDS = ("stylegan", "facespace", "landmarks", "vgg",
+               "stylegan_latents")
 
 
 class Progress:

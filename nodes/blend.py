@@ -1,6 +1,7 @@
 """BlendWeights: new faces mixed from the training faces, with a bar chart of each mix."""
-from facespace.blend import GROUPS, plan_blends, render_blends
+from facespace.blend import GROUPS, plan_blends
 from facespace.chart import charts_over_faces
+from facespace.latent import blend_latent
 
 from .comfy import runtime
 
@@ -13,12 +14,13 @@ class FaceSpaceBlendWeights:
     CATEGORY = "FaceSpace"
     FUNCTION = "blend"
     DESCRIPTION = "Blend the training faces with chosen or random weights and chart how much of each face went in."
-    RETURN_TYPES = ("IMAGE", "FACESPACE_WEIGHTS", "IMAGE")
-    RETURN_NAMES = ("images", "weights", "chart")
+    RETURN_TYPES = ("IMAGE", "FACESPACE_WEIGHTS", "IMAGE", "STYLEGAN_LATENT")
+    RETURN_NAMES = ("images", "weights", "chart", "latent")
     OUTPUT_TOOLTIPS = (
         "The blended faces, one per blend.",
         "The weights used: {'names', 'weights' (one row per blend), 'groups' (per-layer-group weights, if any)}.",
         "Each blend with a bar chart of its weights above it (one bar per training face), ready to save.",
+        "The blends' W+ codes (labelled, with the weights that made them), for Mix / Edit / Render Latent.",
     )
 
     @classmethod
@@ -27,7 +29,7 @@ class FaceSpaceBlendWeights:
                      "'random' = random weights of their own.")
         return {
             "required": {
-                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (its generator attached)."}),
+                "facespace": ("FACESPACE", {"tooltip": "The trained FaceSpace (bound to its generator)."}),
                 "weights": ("STRING", {"multiline": True, "default": "", "tooltip": WEIGHTS_HELP}),
                 "mode": (["weights", "random"], {"default": "weights", "tooltip":
                          "weights: blend by the weights text. random: `count` random blends from `seed` "
@@ -55,11 +57,12 @@ class FaceSpaceBlendWeights:
         groups = dict(zip(GROUPS, (coarse_weights, middle_weights, fine_weights)))
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
-        images = render_blends(facespace, plan, runtime=runtime())
+        latent = blend_latent(facespace, plan)
+        images = facespace.render(latent.wplus, runtime=runtime())
         chart_rows, series = plan.chart_data()
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},
-                "result": (images, plan.info(), charts)}
+                "result": (images, plan.info(), charts, latent)}
 
 
 NODE_CLASS_MAPPINGS = {"FaceSpaceBlendWeights": FaceSpaceBlendWeights}

@@ -26,13 +26,16 @@ except ImportError:
     IN_COMFYUI = False
 
 # Our model kinds -> ComfyUI folder names (ComfyUI's names are global, so the less common ones are prefixed).
-FOLDER_NAMES = {"stylegan": "stylegan", "facespace": "facespace", "landmarks": "facespace_landmarks", "vgg": "facespace_vgg"}
-DEFAULT_SUBDIRS = {"stylegan": "stylegan", "facespace": "facespace", "landmarks": "landmarks", "vgg": "vgg"}
+FOLDER_NAMES = {"stylegan": "stylegan", "facespace": "facespace", "landmarks": "facespace_landmarks", "vgg": "facespace_vgg",
+                "stylegan_latents": "facespace_latents"}
+DEFAULT_SUBDIRS = {"stylegan": "stylegan", "facespace": "facespace", "landmarks": "landmarks", "vgg": "vgg",
+                   "stylegan_latents": "stylegan_latents"}
 MODEL_EXTENSIONS = {
     "stylegan": {".pkl", ".pt", ".pth", ".safetensors"},
     "facespace": {".safetensors"},
     "landmarks": set(),
     "vgg": {".pth", ".pt", ".safetensors"},
+    "stylegan_latents": {".safetensors", ".npy"},
 }
 
 

@@ -1,12 +1,11 @@
 """Save FaceSpace / Load FaceSpace: FaceSpace files in models/facespace."""
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
 from facespace.errors import FaceSpaceError
-from facespace.train import attach_stylegan, load_facespace, save_facespace
+from facespace.space import load_facespace, save_facespace
 
 from .comfy import list_models, model_path, save_dir
 from .file_cache import FileCache
@@ -14,16 +13,16 @@ from .file_cache import FileCache
 _LOADED = FileCache(load_facespace, size=4)
 
 
-def facespace_file_path(folder: Path, name: str) -> Path:
-    """models/facespace/<name>.safetensors; the name may hold sub-folders but never leave the folder."""
+def facespace_file_path(folder: Path, name: str, what: str = "FaceSpace") -> Path:
+    """<folder>/<name>.safetensors; the name may hold sub-folders but never leave the folder."""
     name = str(name).strip()
     if not name:
-        raise FaceSpaceError("give the FaceSpace a file name")
+        raise FaceSpaceError(f"give the {what} a file name")
     if not name.lower().endswith(".safetensors"):
         name += ".safetensors"
     parts = re.split(r"[\\/]+", name)
     if any(p in ("", ".", "..") for p in parts) or Path(name).is_absolute():
-        raise FaceSpaceError(f"FaceSpace file name {name!r} must be a plain name inside models/facespace")
+        raise FaceSpaceError(f"{what} file name {name!r} must be a plain name inside {folder}")
     return Path(folder).joinpath(*parts)
 
 
@@ -70,15 +69,14 @@ class FaceSpaceLoad:
 
     RETURN_TYPES = ("FACESPACE",)
     RETURN_NAMES = ("facespace",)
-    OUTPUT_TOOLTIPS = ("The loaded FaceSpace with the generator attached.",)
+    OUTPUT_TOOLTIPS = ("The loaded FaceSpace, bound to the generator.",)
     FUNCTION = "load"
     CATEGORY = "FaceSpace"
-    DESCRIPTION = "Load a saved FaceSpace and attach the generator to render it with."
+    DESCRIPTION = "Load a saved FaceSpace, bound to the generator it renders with."
 
     def load(self, stylegan, file, allow_mismatch=False):
         path = model_path("facespace", file)
-        fs = copy.copy(_LOADED.get(path))
-        attach_stylegan(fs, stylegan, allow_mismatch=bool(allow_mismatch), source=str(path))
+        fs = _LOADED.get(path).bound_to(stylegan, allow_mismatch=bool(allow_mismatch), source=str(path))
         return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
 
 

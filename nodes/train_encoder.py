@@ -1,7 +1,6 @@
 """TrainFaceSpaceEncoder: aligned faces + a generator -> FACESPACE (optionally saved to models/facespace)."""
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections import OrderedDict
@@ -9,7 +8,8 @@ from collections import OrderedDict
 import torch
 
 from facespace.errors import FaceSpaceError
-from facespace.train import TrainSettings, attach_stylegan, read_facespace_info, save_facespace, train_facespace
+from facespace.projection.report import psnr_line
+from facespace.train import TrainSettings, read_facespace_info, save_facespace, train_facespace
 from facespace.train.inputs import training_names
 
 from .comfy import runtime, save_dir
@@ -21,9 +21,13 @@ _CACHE_SIZE = 4
 
 
 def settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight, structural_weight,
-                         perceptual_weight, resolution, seed) -> TrainSettings:
-    """Node values -> TrainSettings; 0 (or -1 for the loss weights) keeps the schedule's own value."""
+                         perceptual_weight, resolution, seed, target_psnr=-1.0, seconds=0.0) -> TrainSettings:
+    """Node values -> TrainSettings; 0 (or -1 for the loss weights and the target) keeps the schedule's own value."""
     overrides = {"encoder": encoder, "seed": int(seed)}
+    if target_psnr is not None and target_psnr >= 0:
+        overrides["target_psnr"] = float(target_psnr)
+    if seconds and seconds > 0:
+        overrides["seconds"] = float(seconds)
     for key, value in (("steps", steps), ("cycles", cycles), ("lr", learning_rate), ("anneal", anneal),
                        ("resolution", resolution)):
         if value and value > 0:
@@ -69,18 +73,20 @@ class FaceSpaceTrainEncoder:
                                "annealed cycles)."}),
                 "steps": ("INT", {
                     "default": 0, "min": 0, "max": 100000,
-                    "tooltip": "Steps per cycle (epochs per cycle for the original schedule). 0 = the schedule's "
-                               "default (fast 300, original 200)."}),
+                    "tooltip": "Fast: projection steps (one pass of the faces still searching each). Original: "
+                               "epochs per cycle. 0 = the schedule's default (fast 300, original 200)."}),
                 "cycles": ("INT", {
                     "default": 0, "min": 0, "max": 20,
-                    "tooltip": "Learning-rate cycles; the rate is multiplied by the anneal factor after each. "
-                               "0 = the schedule's default (fast 1, original 2)."}),
+                    "tooltip": "Original schedule: learning-rate cycles; the rate is multiplied by the anneal "
+                               "factor after each. 0 = its default (2). The fast schedule has no cycles."}),
                 "learning_rate": ("FLOAT", {
                     "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.001,
-                    "tooltip": "Adam learning rate. 0 = the schedule's default (fast 0.05, original 0.01)."}),
+                    "tooltip": "Original schedule: Adam learning rate. 0 = its default (0.01). The fast schedule "
+                               "(L-BFGS with line searches) needs none."}),
                 "anneal": ("FLOAT", {
                     "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.01,
-                    "tooltip": "Learning-rate factor from one cycle to the next. 0 = the schedule's default (0.1)."}),
+                    "tooltip": "Original schedule: learning-rate factor from one cycle to the next. 0 = its "
+                               "default (0.1)."}),
                 "pixel_weight": ("FLOAT", {
                     "default": -1.0, "min": -1.0, "max": 1e5, "step": 0.1,
                     "tooltip": "Weight of the pixel MSE. -1 = the schedule's default (fast 1, original 100)."}),
@@ -108,12 +114,21 @@ class FaceSpaceTrainEncoder:
                     "default": False,
                     "tooltip": "Replace an existing file of that name (otherwise saving to an existing name is "
                                "an error)."}),
+                "target_psnr": ("FLOAT", {
+                    "default": -1.0, "min": -1.0, "max": 100.0, "step": 0.5,
+                    "tooltip": "A face stops once its reconstruction reaches this PSNR (dB); training ends when "
+                               "every face has. 0 = use every step. -1 = the schedule's default (fast 45, "
+                               "original 0)."}),
+                "seconds": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 86400.0, "step": 1.0,
+                    "tooltip": "Fast schedule: stop searching after this many seconds even if steps are left. "
+                               "0 = no time limit."}),
             },
         }
 
     RETURN_TYPES = ("FACESPACE",)
     RETURN_NAMES = ("facespace",)
-    OUTPUT_TOOLTIPS = ("The trained FaceSpace (encoder + per-face W+), with its generator attached.",)
+    OUTPUT_TOOLTIPS = ("The trained FaceSpace (encoder + per-face W+), bound to its generator.",)
     FUNCTION = "train"
     CATEGORY = "FaceSpace"
     DESCRIPTION = ("Learn a FaceSpace: one code per training face mapped onto W+ so the generator reproduces "
@@ -121,28 +136,29 @@ class FaceSpaceTrainEncoder:
 
     def train(self, stylegan, images, face_names="", encoder="linear", schedule="fast", steps=0, cycles=0,
               learning_rate=0.0, anneal=0.0, pixel_weight=-1.0, structural_weight=-1.0, perceptual_weight=-1.0,
-              resolution=0, seed=0, save_name="", overwrite=False):
+              resolution=0, seed=0, save_name="", overwrite=False, target_psnr=-1.0, seconds=0.0):
         settings = settings_from_inputs(schedule, encoder, steps, cycles, learning_rate, anneal, pixel_weight,
-                                        structural_weight, perceptual_weight, resolution, seed)
+                                        structural_weight, perceptual_weight, resolution, seed, target_psnr, seconds)
         names = training_names(face_names, images.shape[0])
         key = training_key(stylegan, images, names, settings)
         entry = _CACHE.get(key)
         if entry is None:
             fs = train_facespace(stylegan, images, names, settings, runtime=runtime())
-            fs.stylegan = None  # the cache must not keep generators alive
-            entry = {"facespace": fs, "saved": set()}
+            entry = {"facespace": fs.bound_to(None), "saved": set()}  # the cache must not keep generators alive
             _CACHE[key] = entry
             while len(_CACHE) > _CACHE_SIZE:
                 _CACHE.popitem(last=False)
         _CACHE.move_to_end(key)
-        fs = copy.copy(entry["facespace"])
-        attach_stylegan(fs, stylegan)
+        fs = entry["facespace"].bound_to(stylegan)
         if save_name and save_name.strip():
             path = facespace_file_path(save_dir("facespace"), save_name)
             if str(path) not in entry["saved"] or not _same_training(path, fs):
                 save_facespace(fs, path, overwrite=bool(overwrite))
                 entry["saved"].add(str(path))
-        return {"ui": {"facespace_names": list(fs.names)}, "result": (fs,)}
+        psnr = fs.metadata.get("psnr", {})
+        text = psnr_line(list(psnr), list(psnr.values()), fs.metadata.get("psnr_resolution", fs.resolution),
+                         fs.metadata.get("target_psnr", settings.target_psnr))
+        return {"ui": {"facespace_names": list(fs.names), "text": [text]}, "result": (fs,)}
 
 
 def _same_training(path, fs) -> bool:

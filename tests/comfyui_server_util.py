@@ -49,7 +49,7 @@ def prepare_root(root: Path) -> dict[str, Path]:
     paths = {name: root / name for name in ("custom_nodes", "models", "input", "output", "temp", "user")}
     for p in paths.values():
         p.mkdir(parents=True, exist_ok=True)
-    for kind in ("stylegan", "facespace"):
+    for kind in ("stylegan", "facespace", "stylegan_latents"):
         (paths["models"] / kind).mkdir(exist_ok=True)
     link = paths["custom_nodes"] / PACK_LINK_NAME
     if not link.exists():
@@ -61,6 +61,7 @@ def prepare_root(root: Path) -> dict[str, Path]:
         f"  custom_nodes: {paths['custom_nodes']}\n"
         "  stylegan: stylegan\n"
         "  facespace: facespace\n"
+        "  facespace_latents: stylegan_latents\n"
     )
     paths["config"] = config
     return paths
@@ -71,7 +72,7 @@ class ComfyServer:
 
     def __init__(self, comfyui_dir: Path, python: Path, root: Path, port: int | None = None):
         self.comfyui_dir, self.python, self.root = Path(comfyui_dir), Path(python), Path(root)
-        self.port = port or free_port()
+        self.port = port or int(os.environ.get("COMFYUI_PORT") or 0) or free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.paths = prepare_root(self.root)
         self.log_path = self.root / "server.log"

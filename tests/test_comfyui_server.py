@@ -27,8 +27,20 @@ PHOTOS = ("astronaut.png", "grace_hopper.jpg")
 GENERATOR_FILE = "tiny_stylegan2_32.safetensors"
 FACESPACE_NAME = "server_test_faces"
 PACK_NODES = {"FaceSpaceLoadStyleGAN", "FaceSpaceSampleStyleGAN", "FaceSpaceAlignFaces", "FaceSpaceTrainEncoder",
-              "FaceSpaceSave", "FaceSpaceLoad", "FaceSpaceBlendWeights", "FaceSpaceMorphSequence"}
+              "FaceSpaceSave", "FaceSpaceLoad", "FaceSpaceBlendWeights", "FaceSpaceMorphSequence",
+              "FaceSpaceRandomLatent", "FaceSpaceProjectImage", "FaceSpaceMixLatents", "FaceSpaceEditLatent",
+              "FaceSpaceJoinLatents", "FaceSpaceRenderLatent", "FaceSpaceSaveLatent", "FaceSpaceLoadLatent"}
 RUN_TIMEOUT = 300
+
+
+def painting(size: int) -> Image.Image:
+    """A stand-in painting: swirling bands of strong colour (the test generator knows no real styles anyway)."""
+    import numpy as np
+
+    y, x = np.mgrid[0:size, 0:size] / size - 0.5
+    angle = np.arctan2(y, x) + 6 * np.hypot(x, y)
+    rgb = np.stack([np.sin(5 * angle), np.sin(5 * angle + 2), np.cos(9 * np.hypot(x, y))], axis=-1)
+    return Image.fromarray(((rgb + 1) * 127.5).astype("uint8"))
 
 
 def workflow_with(*node_types: str) -> dict:
@@ -73,6 +85,7 @@ def server(tmp_path_factory):
         image.save(photos / f"{stem}.png")
         ImageOps.mirror(image).save(photos / f"{stem}_mirrored.png")
     srv.photos = photos
+    painting(64).save(srv.paths["input"] / "painting.png")
     with srv:
         yield srv
 
@@ -170,3 +183,54 @@ def test_random_blends_workflow(server, object_info, trained):
     assert len(weights) == 3 and all(abs(sum(row) - 1) < 1e-6 for row in weights)  # normalised random rows
     assert len({tuple(row) for row in weights}) == 3
     assert images_of(entry, "SaveImage", prompt), entry["outputs"]
+
+
+@pytest.fixture(scope="module")
+def sampled_facespace(server):
+    """A FaceSpace of two of the generator's own samples, saved beside the trained one (no training needed)."""
+    import torch
+
+    from facespace.space import FaceSpace, make_encoder, save_facespace
+    from facespace.stylegan import StyleGAN, load_generator
+
+    stylegan = StyleGAN(load_generator(server.paths["models"] / "stylegan" / GENERATOR_FILE), psi=0.7)
+    G = stylegan.generator
+    table = stylegan.mapping(torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(5)))
+    encoder = make_encoder("linear", 2, G.num_ws, G.w_dim, w_avg=G.w_avg, seed=0)
+    encoder.set_face_codes(table)
+    fs = FaceSpace(["ann", "bo"], encoder, "linear", table, G.resolution, G.fingerprint())
+    save_facespace(fs, server.paths["models"] / "facespace" / "sampled_faces.safetensors", overwrite=True)
+    return "sampled_faces.safetensors"
+
+
+def test_style_blending_workflow(server, object_info, sampled_facespace):
+    prompt = workflow_to_prompt(workflow_with("FaceSpaceProjectImage", "FaceSpaceMixLatents"), object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceLoad", file=sampled_facespace)
+    set_inputs(prompt, "FaceSpaceBlendWeights", weights="ann=1")
+    set_inputs(prompt, "LoadImage", image="painting.png")
+    set_inputs(prompt, "FaceSpaceProjectImage", steps=20, resolution=0)
+    set_inputs(prompt, "FaceSpaceMorphSequence", frames_per_transition=3, hold_frames=0, loop=False)
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    assert "PSNR at 32 px" in ui_of(entry, "FaceSpaceProjectImage", prompt)["text"][0]
+    (blend,) = images_of(entry, "SaveImage", prompt)
+    with Image.open(io.BytesIO(server.view(blend))) as im:
+        assert im.size == (32, 32)
+    (video,) = images_of(entry, "SaveAnimatedWEBP", prompt)
+    with Image.open(io.BytesIO(server.view(video))) as im:
+        assert getattr(im, "n_frames", 1) == 4  # face, two in-between frames, styled face
+
+
+def test_edit_sweep_workflow(server, object_info):
+    prompt = workflow_with("FaceSpaceEditLatent", "FaceSpaceRandomLatent")
+    prompt = workflow_to_prompt(prompt, object_info)
+    set_inputs(prompt, "FaceSpaceLoadStyleGAN", model=GENERATOR_FILE)
+    set_inputs(prompt, "FaceSpaceRandomLatent", count=2)
+    set_inputs(prompt, "FaceSpaceEditLatent", sweep_steps=5)
+    set_inputs(prompt, "FaceSpaceRenderLatent", columns=5)
+    entry = server.run(prompt, timeout=RUN_TIMEOUT)
+    (sheet,) = images_of(entry, "SaveImage", prompt)
+    with Image.open(io.BytesIO(server.view(sheet))) as im:
+        assert im.size == (5 * 32 + 6 * 4, 2 * 32 + 3 * 4)  # one filmstrip of five strengths per face
+    labels = ui_of(entry, "FaceSpaceRenderLatent", prompt)["latent_labels"]
+    assert labels[:2] == ["seed 1 sefa0 -3", "seed 1 sefa0 -1.5"] and len(labels) == 10

@@ -126,3 +126,20 @@ def test_face_lookup_and_codes(G):
     with pytest.raises(UnknownFaceError, match="'dan'.*ann, bo, cy"):
         fs.index("dan")
     assert torch.allclose(fs.face_wplus(["bo"]), fs.wplus_table[1:2], atol=1e-5)
+
+
+def test_a_facespace_is_bound_to_its_generator_for_good(G):
+    fs = make_fs(G, "linear")
+    with pytest.raises(AttributeError):
+        fs.stylegan = StyleGAN(tiny_generator(resolution=16, seed=4))  # no slot to swap the generator in
+    unbound = fs.bound_to(None)
+    assert unbound.stylegan is None and fs.stylegan.generator is G  # binding makes a new value
+    assert unbound.encoder is fs.encoder and unbound.wplus_table.data_ptr() == fs.wplus_table.data_ptr()  # shared
+    with pytest.raises(FaceSpaceError, match="not bound to a generator"):
+        unbound.render(fs.face_wplus())
+    with pytest.raises(FingerprintMismatchError, match="trained for generator"):
+        unbound.bound_to(StyleGAN(tiny_generator(resolution=16, seed=4)))
+    with pytest.raises(FingerprintMismatchError, match="trained for generator"):
+        FaceSpace(fs.names, fs.encoder, "linear", fs.wplus_table, G.resolution, "0" * 16,
+                  stylegan=StyleGAN(G))
+    assert torch.equal(unbound.bound_to(StyleGAN(G)).render(fs.face_wplus()), fs.render(fs.face_wplus()))

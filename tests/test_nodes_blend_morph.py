@@ -30,7 +30,10 @@ def assert_comfy_image(t, n=None):
 
 def test_blend_node_outputs_images_weights_and_charts(fs):
     out = call(FaceSpaceBlendWeights, **defaults(FaceSpaceBlendWeights, facespace=fs, weights="anna=0.6, bea=0.4"))
-    images, info, charts = out["result"]
+    images, info, charts, latent = out["result"]
+    assert torch.equal(latent.wplus, fs.encode(torch.tensor([[0.6, 0.4, 0, 0]])))
+    assert latent.labels == ("blend",) and latent.generator_fingerprint == fs.generator_fingerprint
+    assert latent.weights[0]["names"] == fs.names and latent.weights[0]["weights"] == pytest.approx([0.6, 0.4, 0, 0])
     assert_comfy_image(images, 1)
     assert_comfy_image(charts, 1)
     assert images.shape[1:3] == (32, 32) and charts.shape[2] >= 32 and charts.shape[1] > charts.shape[2]
@@ -47,7 +50,10 @@ def test_blend_node_outputs_images_weights_and_charts(fs):
 def test_blend_node_random_batch_and_groups(fs):
     out = call(FaceSpaceBlendWeights, **defaults(FaceSpaceBlendWeights, facespace=fs, mode="random", count=3,
                                                  seed=11, coarse_weights="dora=1"))
-    images, info, charts = out["result"]
+    images, info, charts, latent = out["result"]
+    assert latent.labels == ("blend 1", "blend 2", "blend 3")
+    assert latent.weights[2]["groups"]["coarse"]["weights"] == [0, 0, 0, 1.0]
+    assert torch.allclose(latent.render(fs.stylegan), images, atol=1e-6)
     assert_comfy_image(images, 3)
     assert_comfy_image(charts, 3)
     assert len(out["ui"]["facespace_weights"]) == 3

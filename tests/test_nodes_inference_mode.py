@@ -47,7 +47,7 @@ def test_the_node_path_runs_under_inference_mode(models):
 
     (loaded,), ui = run_node(N["FaceSpaceLoad"], stylegan=stylegan, file="path_test.safetensors")
     assert ui["facespace_names"] == ["ann", "bo", "cy"]
-    (blends, _info, chart), ui = run_node(N["FaceSpaceBlendWeights"], facespace=loaded, weights="ann=1, cy=1",
+    (blends, _info, chart, _latent), ui = run_node(N["FaceSpaceBlendWeights"], facespace=loaded, weights="ann=1, cy=1",
                                           mode="weights", count=1, seed=0, normalize=True)
     assert blends.shape == (1, 32, 32, 3) and chart.shape[0] == 1
     assert ui["facespace_weights"] == [pytest.approx([0.5, 0.0, 0.5])]

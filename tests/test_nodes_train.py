@@ -44,11 +44,18 @@ def train(stylegan, images, **overrides):
 def test_train_node_returns_facespace_with_names_for_the_browser(models_dir, stylegan, images):
     out = train(stylegan, images, face_names="ann\nbo, cy", encoder="mlp", learning_rate=0.02, seed=3)
     (fs,) = out["result"]
-    assert out["ui"] == {"facespace_names": ["ann", "bo", "cy"]}
+    assert out["ui"]["facespace_names"] == ["ann", "bo", "cy"]
+    # the reached PSNR at the generator's resolution, faces below the target named
+    (text,) = out["ui"]["text"]
+    assert text.startswith(f"PSNR at {stylegan.generator.resolution} px: ann ") and "target" in text
+    assert all(f"{name} {fs.metadata['psnr'][name]:.1f} dB" in text for name in fs.names)
     assert fs.encoder_kind == "mlp" and fs.stylegan is stylegan
     settings = fs.metadata["settings"]
     assert (settings["steps"], settings["lr"], settings["seed"], settings["schedule"]) == (4, 0.02, 3, "fast")
     assert settings["resolution"] == 256 and settings["pixel_weight"] == 1.0  # schedule defaults kept
+    assert settings["target_psnr"] == 45.0 and settings["seconds"] == 0.0
+    budget = train(stylegan, images, target_psnr=0.0, seconds=30.0)["result"][0].metadata["settings"]
+    assert (budget["target_psnr"], budget["seconds"]) == (0.0, 30.0)
     assert fs.encode(torch.eye(3)).shape == (3, stylegan.generator.num_ws, stylegan.generator.w_dim)
 
 
@@ -83,7 +90,7 @@ def test_identical_rerun_is_served_from_the_cache(models_dir, stylegan, images, 
 
 def test_train_node_names_follow_the_shared_rules(models_dir, stylegan, images):
     out = train(stylegan, images, face_names="Anna; anna\nbo/b")
-    assert out["ui"] == {"facespace_names": ["Anna", "anna_2", "bo_b"]}
+    assert out["ui"]["facespace_names"] == ["Anna", "anna_2", "bo_b"]
     with pytest.raises(FaceSpaceError, match="face_names: 2 name"):
         train(stylegan, images, face_names="ann, bo")
     with pytest.raises(SettingsError, match="pixel_weight.*must not all be 0"):

@@ -192,14 +192,16 @@ class _RecordingRuntime(PlainRuntime):
 
 def test_progress_reports_status_and_preview_grids(G, faces):
     runtime = _RecordingRuntime()
-    train_facespace(G, faces[:3], None, TrainSettings(steps=12, preview_every=5, init_candidates=0), runtime)
-    assert len(runtime.updates) == 12 and all(total == 12 for total, _, _ in runtime.updates)
+    train_facespace(G, faces[:3], None, TrainSettings(steps=12, preview_every=5, init_candidates=0, target_psnr=0),
+                    runtime)
+    # The first update comes before any work (measuring the mean face), then one per step.
+    assert len(runtime.updates) == 13 and all(total == 12 for total, _, _ in runtime.updates)
     previews = [p for _, p, _ in runtime.updates if p is not None]
     assert len(previews) == 3  # steps 1, 5, 10
     tile, pad = 96, 4  # 16 px faces are enlarged to the smallest preview tile
     # three columns (faces), two rows (reconstruction above target)
     assert previews[0].size == (3 * tile + 4 * pad, 2 * tile + 3 * pad)
-    assert all("PSNR" in s for _, _, s in runtime.updates)
+    assert "mean face" in runtime.updates[0][2] and all("PSNR" in s for _, _, s in runtime.updates[1:])
 
 
 def test_cancel_stops_training(G, faces):
@@ -251,26 +253,7 @@ def test_settings_reject_nonsense_naming_the_setting_and_range():
 
 
 def test_fast_schedule_batches_only_split_the_work(G, faces):
-    settings = TrainSettings(steps=6, init_candidates=16, replica_steps=2)
+    settings = TrainSettings(steps=6, init_candidates=16)
     whole = train_facespace(G, faces[:4], None, settings, rt())
     halves = train_facespace(G, faces[:4], None, settings.replace(batch_size=2), rt())
     assert torch.allclose(whole.wplus_table, halves.wplus_table, atol=1e-5)
-
-
-def test_coarse_to_fine_starts_at_a_quarter_of_the_resolution():
-    G = tiny_generator(resolution=32, seed=0)
-    faces = generator_faces(G, 2, seed=1)[1]
-    sizes = []
-    real = G.synthesis
-
-    def spy(ws, **kw):
-        out = real(ws, **kw)
-        sizes.append(out.shape[-1])
-        return out
-
-    G.synthesis = spy
-    try:
-        fs = train_facespace(G, faces, None, TrainSettings(steps=10, coarse_to_fine=True, init_candidates=0), rt())
-    finally:
-        del G.synthesis
-    assert sizes[:2] == [8, 8] and sizes[-1] == 32 and fs.metadata["psnr_resolution"] == 32

@@ -7,7 +7,7 @@ from workflow_util import (CORE_NODE_DEFS, FRONTEND_ONLY, MUTED_MODES, input_kin
                            pack_node_defs, shipped_workflows, widget_inputs, widget_values, workflow_to_prompt)
 
 WORKFLOWS = shipped_workflows()
-SOCKET_TYPES = {"IMAGE", "MASK", "STYLEGAN", "FACESPACE", "FACESPACE_WEIGHTS", "STRING", "INT", "FLOAT"}
+SOCKET_TYPES = {"IMAGE", "MASK", "STYLEGAN", "FACESPACE", "FACESPACE_WEIGHTS", "STYLEGAN_LATENT", "STRING", "INT", "FLOAT"}
 
 
 @pytest.fixture(scope="module")

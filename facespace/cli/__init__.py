@@ -11,7 +11,15 @@ from ..fileio import os_error_text
 from ..limits import one_line
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
-COMMAND_MODULES = ("model", "align", "train", "blend", "demo")
+COMMAND_MODULES = (
+    "model",
+    "align",
+    "project",
+    "train",
+    "blend",
+    "latent",
+    "demo",
+)
 
 
 class OneLineParser(argparse.ArgumentParser):

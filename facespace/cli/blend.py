@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     b.add_argument("--out", required=True,
                    help="FILE.png (one blend, or a grid of several) or a folder (one numbered PNG per blend)")
     b.add_argument("--chart", metavar="FILE.png", help="also write the blends with their weight bar charts above them")
+    b.add_argument("--latent-out", metavar="FILE.safetensors",
+                   help="also write the blends' W+ codes as a latent file (with the weights that made them)")
     b.add_argument("--random", type=int, metavar="N", help="make N random blends instead (|N(0,1)| per face)")
     b.add_argument("--seed", type=int, default=0, help="seed of --random and of 'random' layer groups (default 0)")
     b.add_argument("--raw", action="store_true", help="use the weights as given instead of dividing by their sum")
@@ -33,7 +35,8 @@ def register(subparsers) -> None:
     m = subparsers.add_parser(
         "morph", help="morph through the training faces of a FaceSpace",
         description="Render a morph from face to face as a GIF, an MP4 (needs imageio-ffmpeg or ffmpeg on PATH) "
-                    "or a folder of numbered PNG frames.")
+                    "or a folder of numbered PNG frames. Given a latent file instead of a FaceSpace, the morph "
+                    "walks through its codes (--order names their labels).")
     _common(m)
     m.add_argument("--out", required=True, help="FILE.gif, FILE.mp4 or a folder for numbered PNGs")
     m.add_argument("--frames", type=int, default=12, help="steps from one face to the next (default 12)")
@@ -49,7 +52,8 @@ def register(subparsers) -> None:
 
 
 def _common(p) -> None:
-    p.add_argument("facespace", metavar="FACESPACE", help="trained FaceSpace file (.safetensors)")
+    p.add_argument("facespace", metavar="FACESPACE", help="trained FaceSpace file (.safetensors); for morph also a "
+                                                          "latent file")
     p.add_argument("--model", help="the StyleGAN generator file the FaceSpace was trained with "
                                    "(default: the file it was trained from, as recorded in the FaceSpace)")
     p.add_argument("--batch-size", type=int, default=8, help="images rendered at once (default 8)")
@@ -57,9 +61,9 @@ def _common(p) -> None:
 
 
 def load_for_rendering(facespace_path, model_path=None):
-    """A FaceSpace file with its generator attached (refused when it was trained for another one)."""
+    """A FaceSpace file bound to its generator (refused when it was trained for another one)."""
     from ..stylegan import StyleGAN, load_generator
-    from ..train import load_facespace
+    from ..space import load_facespace
 
     model_path = model_path or recorded_generator(facespace_path)
     generator = load_generator(model_path)
@@ -68,7 +72,7 @@ def load_for_rendering(facespace_path, model_path=None):
 
 def recorded_generator(facespace_path) -> str:
     """The generator file a FaceSpace was trained from, as its metadata records it (it must still be there)."""
-    from ..train import read_facespace_info
+    from ..space import read_facespace_info
 
     info = read_facespace_info(facespace_path)
     recorded = info.get("generator_file") or ""
@@ -110,14 +114,18 @@ def write_pictures(pics, out, overwrite: bool = False, cols: int = 5) -> list[Pa
 
 
 def run_blend(args) -> int:
-    from ..blend import format_weights, layer_groups, plan_blends, render_blends
+    from ..blend import format_weights, layer_groups, plan_blends
     from ..chart import charts_over_faces
+    from ..latent import blend_latent, save_latent
+    from .latent import latent_target
 
     check_picture_target(args.out, args.overwrite)
     if args.chart:
         check_picture_target(args.chart, args.overwrite, folder_ok=False)
         if Path(args.chart).resolve() == Path(args.out).resolve():
             raise FaceSpaceError(f"--chart {args.chart} is the --out file; give the chart a name of its own")
+    if args.latent_out:
+        latent_target(args.latent_out, args.overwrite)
     rt = PlainRuntime(args.device)
     fs = load_for_rendering(args.facespace, args.model)
     count = args.random if args.random is not None else 1
@@ -125,8 +133,11 @@ def run_blend(args) -> int:
                        count=count, seed=args.seed, normalize=not args.raw,
                        group_weights={"coarse": args.coarse, "middle": args.middle, "fine": args.fine},
                        num_ws=fs.num_ws)
-    images = render_blends(fs, plan, runtime=rt, batch_size=args.batch_size)
+    latent = blend_latent(fs, plan)
+    images = fs.render(latent.wplus, runtime=rt, batch_size=args.batch_size)
     written = write_pictures(image_to_pil(images), args.out, args.overwrite)
+    if args.latent_out:
+        written.append(save_latent(latent, args.latent_out, args.overwrite))
     if args.chart:
         rows, series = plan.chart_data()
         charts = image_to_pil(charts_over_faces(images, fs.names, rows, series=series))
@@ -144,11 +155,14 @@ def run_blend(args) -> int:
 
 
 def run_morph(args) -> int:
+    from ..latent import is_latent_file
     from ..morph import MorphPlan, morph_target, parse_order, render_morph, save_morph
 
     rt = PlainRuntime(args.device)
     out = Path(args.out)
     morph_target(out, args.fps, args.overwrite)  # refuse a bad target before rendering, not after
+    if is_latent_file(args.facespace):
+        return _run_latent_morph(args, rt, out)
     fs = load_for_rendering(args.facespace, args.model)
     plan = MorphPlan(parse_order(args.order, fs.names), frames=args.frames, hold=args.hold, easing=args.easing,
                      space=args.space, loop=args.loop)
@@ -156,4 +170,22 @@ def run_morph(args) -> int:
     saved = save_morph(frames, out, fps=args.fps, overwrite=args.overwrite)
     where = f"{out} ({len(saved)} PNG frames)" if isinstance(saved, list) else str(saved)
     print(f"wrote {where}: {len(frames)} frames through {', '.join(fs.names[i] for i in plan.order)}")
+    return 0
+
+
+def _run_latent_morph(args, rt, out) -> int:
+    from ..latent import keyframe_names, latent_order, morph_latent
+    from ..morph import MorphPlan, save_morph
+    from .latent import latent_and_generator
+
+    if args.space != "wplus":
+        raise FaceSpaceError("--space code walks a FaceSpace's face codes; a latent file morphs in W+")
+    keys, stylegan = latent_and_generator(args.facespace, args.model)
+    plan = MorphPlan(latent_order(args.order, keys), frames=args.frames, hold=args.hold, easing=args.easing,
+                     loop=args.loop)
+    frames = morph_latent(keys, plan).render(stylegan, runtime=rt, batch_size=args.batch_size, desc="morph")
+    saved = save_morph(frames, out, fps=args.fps, overwrite=args.overwrite)
+    where = f"{out} ({len(saved)} PNG frames)" if isinstance(saved, list) else str(saved)
+    names = keyframe_names(keys)
+    print(f"wrote {where}: {len(frames)} frames through {', '.join(names[i] for i in plan.order)}")
     return 0

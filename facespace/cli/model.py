@@ -59,7 +59,12 @@ def run_convert(args) -> int:
 
 
 def read_latents(path: Path, G, space: str) -> tuple[str, torch.Tensor]:
-    """Load a .npy of latents -> ('z', [N,z_dim]) | ('w', [N,w_dim]) | ('wplus', [N,num_ws,w_dim])."""
+    """Load a .npy of latents -> ('z', [N,z_dim]) | ('w', [N,w_dim]) | ('wplus', [N,num_ws,w_dim]);
+    a latent file (.safetensors) gives its W+ codes (refused when made for another generator)."""
+    if path.suffix.lower() == ".safetensors":
+        from ..latent import load_latent
+
+        return "wplus", load_latent(path, G).wplus
     try:
         with open(path, "rb") as f:  # the header's shape is checked against the file before numpy allocates
             version = np.lib.format.read_magic(f)
@@ -180,7 +185,8 @@ def register(subparsers) -> None:
                         "(OUT_000.png, OUT_001.png, ... when N > 1)")
     p.add_argument("--seed", type=int, default=0, help="first seed (z drawn as NVIDIA's scripts do); default 0")
     p.add_argument("--count", type=int, default=1, help="number of seeds: seed, seed+1, ...; default 1")
-    p.add_argument("--latent", help="a .npy of z [N,z_dim], W [N,w_dim] or W+ [N,num_ws,w_dim] instead of seeds")
+    p.add_argument("--latent", help="a .npy of z [N,z_dim], W [N,w_dim] or W+ [N,num_ws,w_dim], or a latent file "
+                                    "(.safetensors), instead of seeds")
     p.add_argument("--latent-space", choices=["auto", "z", "w"], default="auto",
                    help="how to read a 2-D --latent whose width fits both z and W (auto reads it as z)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi for z (1 = none); default 1")

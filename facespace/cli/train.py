@@ -34,7 +34,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--resolution", type=int,
                    help="train at most at this resolution (default: 256 for fast, full for original)")
-    p.add_argument("--target-psnr", type=float, help="stop once every face reaches this PSNR in dB")
+    p.add_argument("--target-psnr", type=float, help="a face stops once it reaches this PSNR in dB (fast default 45; "
+                                                     "0 = use every step)")
+    p.add_argument("--seconds", type=float, help="fast: stop after this many seconds (default: steps only)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(run=run)
 
@@ -53,6 +55,7 @@ def run(args) -> int:
 
     from ..align.photos import load_photo
     from ..imageops import pil_to_image
+    from ..projection.report import psnr_line
     from ..stylegan import StyleGAN, load_generator
     from ..train import TrainSettings, save_facespace, train_facespace
 
@@ -62,7 +65,8 @@ def run(args) -> int:
     overrides = {k: v for k, v in {
         "encoder": args.encoder, "steps": args.steps, "cycles": args.cycles, "lr": args.lr, "anneal": args.anneal,
         "structural_weight": args.structural, "perceptual_weight": args.perceptual, "seed": args.seed,
-        "resolution": args.resolution, "target_psnr": args.target_psnr}.items() if v is not None}
+        "resolution": args.resolution, "target_psnr": args.target_psnr,
+        "seconds": args.seconds}.items() if v is not None}
     settings = TrainSettings.preset(args.schedule, **overrides)
     G = load_generator(args.model)
     pics = []
@@ -85,5 +89,5 @@ def run(args) -> int:
     psnr = fs.metadata["psnr"]
     print(f"wrote {out} ({len(fs.names)} faces, {settings.encoder} encoder, {fs.metadata['steps_run']} steps, "
           f"{fs.metadata['seconds']:.1f} s)")
-    print(f"PSNR at {fs.metadata['psnr_resolution']} px: " + ", ".join(f"{n} {v:.1f} dB" for n, v in psnr.items()))
+    print(psnr_line(list(psnr), list(psnr.values()), fs.metadata["psnr_resolution"], settings.target_psnr))
     return 0

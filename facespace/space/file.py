@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from ..errors import FingerprintMismatchError, ModelFormatError
+from ..errors import ModelFormatError
 from ..fileio import atomic_path, check_writable
 from ..limits import check_finite
 from ..safetensors_file import bounded_json, read_header, read_tensors
@@ -76,7 +76,7 @@ def read_facespace_info(path: str | os.PathLike) -> dict:
 
 
 def load_facespace(path: str | os.PathLike, stylegan=None, allow_mismatch: bool = False) -> FaceSpace:
-    """Read a FaceSpace file; with `stylegan`, check that it was trained for that generator and attach it."""
+    """Read a FaceSpace file; with `stylegan`, bound to it (refused for another generator unless `allow_mismatch`)."""
     path = Path(path)
     info = read_facespace_info(path)
     tensors = read_tensors(path)
@@ -99,23 +99,4 @@ def load_facespace(path: str | os.PathLike, stylegan=None, allow_mismatch: bool 
                        info["generator_fingerprint"], metadata)
     except ValueError as exc:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
-    if stylegan is not None:
-        attach_stylegan(fs, stylegan, allow_mismatch=allow_mismatch, source=str(path))
-    return fs
-
-
-def attach_stylegan(fs: FaceSpace, stylegan, allow_mismatch: bool = False, source: str = "the FaceSpace") -> FaceSpace:
-    """Attach the generator to render with, refusing one the FaceSpace was not trained for."""
-    G = stylegan.generator
-    if (G.num_ws, G.w_dim) != (fs.num_ws, fs.w_dim):
-        raise FingerprintMismatchError(
-            f"{source} was trained for a generator with W+ {fs.num_ws}x{fs.w_dim}; the given generator "
-            f"{getattr(stylegan, 'name', '') or ''} has {G.num_ws}x{G.w_dim}, so it cannot render this FaceSpace")
-    fingerprint = G.fingerprint()
-    if fingerprint != fs.generator_fingerprint and not allow_mismatch:
-        raise FingerprintMismatchError(
-            f"{source} was trained for generator {fs.generator_fingerprint}, but the given generator "
-            f"{getattr(stylegan, 'name', '') or ''} is {fingerprint}; load the generator it was trained with, "
-            f"or allow the mismatch to use it anyway")
-    fs.stylegan = stylegan
-    return fs
+    return fs if stylegan is None else fs.bound_to(stylegan, allow_mismatch=allow_mismatch, source=str(path))

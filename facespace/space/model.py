@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import UnknownFaceError, WeightsError
+from ..errors import FaceSpaceError, UnknownFaceError, WeightsError
+from ..generator_check import check_generator
 
 
 class FaceSpace:
@@ -17,12 +18,14 @@ class FaceSpace:
     encoder: codes [B,N] -> W+ [B,num_ws,w_dim]; encoder_kind 'mlp' | 'linear'.
     wplus_table: [N,num_ws,w_dim] per-face W+ found while training.
     metadata: training settings, loss history, per-face PSNR, ...
-    stylegan: the StyleGAN it renders with (attached on train and load), or None.
+    stylegan: the StyleGAN it renders with, or None. It is fixed when the FaceSpace is made and checked
+    against the fingerprint (refused unless `allow_mismatch`); `bound_to` gives the same FaceSpace bound
+    to another generator (sharing the encoder and the table) without changing this one.
     """
 
     def __init__(self, names: Sequence[str], encoder: nn.Module, encoder_kind: str, wplus_table: torch.Tensor,
                  resolution: int, generator_fingerprint: str, metadata: dict[str, Any] | None = None,
-                 stylegan=None):
+                 stylegan=None, allow_mismatch: bool = False, source: str = "the FaceSpace"):
         names = [str(n) for n in names]
         if len(names) != wplus_table.shape[0]:
             raise ValueError(f"{len(names)} face names for a W+ table of {wplus_table.shape[0]} faces")
@@ -38,7 +41,32 @@ class FaceSpace:
         self.resolution = int(resolution)
         self.generator_fingerprint = str(generator_fingerprint)
         self.metadata = dict(metadata or {})
-        self.stylegan = stylegan
+        if stylegan is not None:
+            check_generator(stylegan, self.generator_fingerprint, self.num_ws, self.w_dim, allow_mismatch, source,
+                            made="trained")
+        self._stylegan = stylegan
+
+    @property
+    def stylegan(self):
+        """The StyleGAN this FaceSpace renders with (None when it is not bound to one)."""
+        return self._stylegan
+
+    def bound_to(self, stylegan, allow_mismatch: bool = False, source: str = "the FaceSpace") -> "FaceSpace":
+        """This FaceSpace rendering with `stylegan` (None: with none), refused for a generator it was not
+        trained for unless `allow_mismatch`. Encoder, table and metadata are shared, not copied."""
+        return FaceSpace(self.names, self.encoder, self.encoder_kind, self.wplus_table, self.resolution,
+                         self.generator_fingerprint, self.metadata, stylegan=stylegan,
+                         allow_mismatch=allow_mismatch, source=source)
+
+    def require_stylegan(self):
+        """The bound StyleGAN, or an error saying how to bind one."""
+        if self._stylegan is None:
+            raise FaceSpaceError("this FaceSpace is not bound to a generator; load it with its StyleGAN")
+        return self._stylegan
+
+    def render(self, ws: torch.Tensor, runtime=None, batch_size: int = 8, desc: str = "") -> torch.Tensor:
+        """W+ [N,num_ws,w_dim] -> IMAGE [N,H,W,3] with the bound generator."""
+        return self.require_stylegan().render(ws, runtime=runtime, batch_size=batch_size, desc=desc)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -68,11 +68,12 @@ class StyleGAN:
         return self.generator.resolution
 
     def render(self, ws: torch.Tensor, runtime: Runtime | None = None, batch_size: int = 8,
-               desc: str = "") -> torch.Tensor:
+               desc: str = "", native: bool = False) -> torch.Tensor:
         """W+ [N,num_ws,w_dim] (or W [N,w_dim]) -> IMAGE [N,H,W,3] float32 0..1 on the output device (CPU).
 
         Rendered `batch_size` at a time into one preallocated batch (memory: the output plus one chunk),
         under one progress bar named `desc` (default 'render <name>'), checking for cancel between chunks.
+        With `native`, the raw synthesis output [N,C,H,W] float32 (about -1..1, not clamped) instead.
         """
         rt = get_runtime(runtime)
         G = self.generator
@@ -86,8 +87,9 @@ class StyleGAN:
         module = rt.load(G)
         device = rt.device()
         batch_size = max(1, int(batch_size))
-        out = torch.empty((n, G.resolution, G.resolution, G.img_channels), dtype=torch.float32,
-                          device=rt.output_device())
+        shape = (n, G.img_channels, G.resolution, G.resolution) if native else \
+            (n, G.resolution, G.resolution, G.img_channels)
+        out = torch.empty(shape, dtype=torch.float32, device=rt.output_device())
         progress = rt.progress(n, desc or f"render {self.name}".strip())
         try:
             for start in range(0, n, batch_size):
@@ -96,10 +98,10 @@ class StyleGAN:
                 with torch.no_grad(), precision_context(device, self.dtype):
                     raw = module.synthesis(chunk, noise_mode=self.noise_mode)
                     check_finite_output(raw, self.name, start)
-                    img = native_to_image(raw)
-                end = start + img.shape[0]
-                out[start:end] = img
-                progress.update(img.shape[0], preview=image_to_pil(img[-1])[0], status=f"{end}/{n}")
+                end = start + raw.shape[0]
+                out[start:end] = raw.float() if native else native_to_image(raw)
+                preview = image_to_pil(native_to_image(raw[-1:]))[0]
+                progress.update(raw.shape[0], preview=preview, status=f"{end}/{n}")
         finally:
             progress.close()
         return out

@@ -9,7 +9,7 @@ import torch
 
 from ..errors import TrainingDivergedError
 from ..imageops import grid, native_to_pil
-from ..runtime import Runtime
+from ..runtime import Progress, Runtime
 from .losses import psnr
 from .rendering import resize
 from .settings import TrainSettings
@@ -26,7 +26,7 @@ class Recorder:
     def __init__(self, rt: Runtime, total: int, names: list[str], targets: torch.Tensor, settings: TrainSettings,
                  callback: Optional[StepCallback], status_note: str):
         self.rt, self.names, self.targets, self.settings = rt, names, targets, settings
-        self.progress = rt.progress(total, "training FaceSpace")
+        self.progress = rt.progress(total, "training FaceSpace") if total > 0 else Progress(0)
         self.callback = callback
         self.note = status_note
         self.every = max(1, total // HISTORY_POINTS)

@@ -40,11 +40,10 @@ _RULES = {
     "perceptual_resolution": (_whole(32), "a whole number >= 32 (VGG16 halves images five times)"),
     "pull_weight": (_number(0), "a number >= 0"),
     "resolution": (_whole(0), "a whole number >= 0 (0 = the generator's resolution)"),
-    "init_candidates": (_whole(0), "a whole number >= 0"),
-    "init_replicas": (_whole(1), "a whole number >= 1"),
-    "replica_steps": (_whole(0), "a whole number >= 0"),
+    "init_candidates": (_whole(0), "a whole number >= 0 (0 = no restarts)"),
     "shared_w_fraction": (_number(0, 1), "a number in [0, 1]"),
     "target_psnr": (_number(0), "a number >= 0 (0 = run all steps)"),
+    "seconds": (_number(0), "a number >= 0 (0 = no time limit)"),
     "distill_steps": (_whole(0), "a whole number >= 0"),
     "finetune_steps": (_whole(0), "a whole number >= 0"),
     "preview_every": (_whole(0), "a whole number >= 0 (0 = no previews)"),
@@ -61,21 +60,23 @@ class TrainSettings:
       to the table (weight `pull_weight`) for `steps` epochs; then `cycles` cycles of `steps` epochs on the
       images alone, the learning rate multiplied by `anneal` after each cycle; optionally `steps // 2` epochs
       with 100x pixel loss. Batches of `batch_size` faces; an epoch is one pass over the faces.
-    schedule 'fast': all faces at once. Each face starts from the closest of `init_candidates` sampled faces
-      (its best of `init_replicas` starts after `replica_steps` steps); W+ = one w per face (moving alone for
-      the first `shared_w_fraction` of the steps) + per-layer offsets, optimised directly by Adam in `cycles`
-      cycles of `steps` steps (learning rate x `anneal` per cycle, cosine decay within the last), at most at
-      `resolution` px, stopping early once every face reaches `target_psnr`. Then the table goes into the
-      encoder: exactly for 'linear'; for 'mlp' by a short regression and an exact least-squares output layer.
+    schedule 'fast': all faces at once, by the projector (facespace.projection): every face starts at the
+      measured mean W; per-face L-BFGS moves one w per face for the first `shared_w_fraction` of the budget,
+      then the full W+, at most at `resolution` px. The budget is `steps` steps (one forward and backward pass
+      of the faces still working each) or `seconds` (when > 0), whichever runs out first; a face stops once it
+      reaches `target_psnr` (when > 0). Faces lagging far behind the others start again from the nearest of
+      `init_candidates` sampled faces. `lr`, `cycles` and `anneal` belong to the original schedule. Then the
+      table goes into the encoder: exactly for 'linear'; for 'mlp' by a short regression and an exact
+      least-squares output layer.
       `target_psnr` also stops the original schedule early (measured on its encoder's output).
     """
 
     schedule: str = "fast"
     encoder: str = "linear"
-    steps: int = 300               # steps per cycle; epochs per cycle for the original schedule
-    cycles: int = 1
-    lr: float = 0.05
-    anneal: float = 0.1            # learning rate factor from one cycle to the next
+    steps: int = 300               # fast: projection steps; original: epochs per cycle
+    cycles: int = 1                # original: learning-rate cycles
+    lr: float = 0.05               # original: Adam learning rate
+    anneal: float = 0.1            # original: learning rate factor from one cycle to the next
     batch_size: int = 0            # faces per forward pass, 0 = all. Original: one optimiser step per batch.
                                    # Fast: the batches' gradients add up to one step, so this only bounds memory.
     pixel_weight: float = 1.0      # MSE on 0..1 images
@@ -86,12 +87,10 @@ class TrainSettings:
     pull_weight: float = 1e4       # original: encoder output -> W+ table MSE during the first phase
     pixel_finetune: bool = False   # original: extra steps//2 epochs with 100x pixel loss
     resolution: int = 256          # cap on the working resolution (0 = the generator's full resolution)
-    coarse_to_fine: bool = False   # fast: first fifth of the steps at a quarter of the working resolution
-    init_candidates: int = 256     # fast: start each face from the closest of this many sampled faces (0 = mean W)
-    init_replicas: int = 4         # fast: optimise this many of the closest starts per face for a few steps
-    replica_steps: int = 15        # fast: ... for this many steps, then keep each face's best
-    shared_w_fraction: float = 0.3  # fast: fraction of steps moving one w per face before layers move apart
-    target_psnr: float = 0.0       # stop once every face reaches this PSNR (dB); 0 = run all steps
+    init_candidates: int = 128     # fast: sampled faces that lagging faces restart from (0 = no restarts)
+    shared_w_fraction: float = 0.3  # fast: fraction of the budget moving one w per face before layers move apart
+    target_psnr: float = 45.0      # fast: a face stops at this PSNR (dB); both: stop once every face has; 0 = never
+    seconds: float = 0.0           # fast: time budget in seconds (0 = steps only)
     distill_steps: int = 100       # fast + mlp: regression steps before the output layer is solved exactly
     finetune_steps: int = 0        # fast + mlp: steps of the encoder through the generator after distilling
     mixed_precision: bool = True   # bf16 autocast for the generator on CUDA
@@ -113,14 +112,14 @@ class TrainSettings:
         """The original research code's schedule and loss weights (its TrainFaceModel defaults)."""
         base = dict(schedule="original", encoder="mlp", steps=200, cycles=2, lr=1e-2, anneal=0.1, batch_size=2,
                     pixel_weight=1e2, l1_weight=0.0, structural_weight=0.0, perceptual_weight=1e2,
-                    pull_weight=1e4, pixel_finetune=False, resolution=0, coarse_to_fine=False, target_psnr=0.0,
-                    init_candidates=0, init_replicas=1, shared_w_fraction=0.0)
+                    pull_weight=1e4, pixel_finetune=False, resolution=0, target_psnr=0.0,
+                    init_candidates=0, shared_w_fraction=0.0)
         base.update(overrides)
         return cls(**base)
 
     @classmethod
     def fast(cls, **overrides) -> "TrainSettings":
-        """Our default: whole-batch W+ optimisation, then distillation into the encoder."""
+        """Our default: every face projected into W+ at once, then handed to the encoder."""
         return cls(**overrides)
 
     @classmethod

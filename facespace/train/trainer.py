@@ -16,7 +16,7 @@ from .job import TrainingJob
 from .losses import find_vgg16, load_vgg16, psnr
 from .original_schedule import run_original
 from .recorder import StepCallback
-from .rendering import Renderer, working_resolution
+from .rendering import Renderer, resize, working_resolution
 from .settings import TrainSettings
 
 SCHEDULE_RUNS = {"fast": run_fast, "original": run_original}
@@ -51,17 +51,20 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
                               Gd.w_avg.detach().float().to(device).clone(), targets, names, res, device, rt, vgg,
                               callback, "; " + perceptual_note if perceptual_note else "")
             encoder, table, recorder = SCHEDULE_RUNS[settings.schedule](job)
-            final = final_psnr(job, encoder)
+            final, working = final_psnr(job, encoder)
             start = start_psnr(job)
     finally:
         for p, flag in zip(G.parameters(), requires_grad):
             p.requires_grad_(flag)
 
-    check_reached(final, start, names, settings, res)
+    check_reached(working, start, names, settings, res)  # both at the working resolution
     metadata = {
         "settings": settings.to_dict(),
         "psnr": {name: round(float(v), 3) for name, v in zip(names, final)},
-        "psnr_resolution": res,
+        "psnr_resolution": G.resolution,
+        "psnr_working": {name: round(float(v), 3) for name, v in zip(names, working)},
+        "working_resolution": res,
+        "target_psnr": settings.target_psnr,
         "loss_history": recorder.history,
         "steps_run": recorder.step,
         "seconds": round(time.perf_counter() - t0, 2),
@@ -127,11 +130,15 @@ def _perceptual_network(settings: TrainSettings, rt: Runtime, device):
 
 
 @torch.no_grad()
-def final_psnr(job: TrainingJob, encoder) -> torch.Tensor:
-    """Per-face PSNR [N] of the encoder's output at the working resolution."""
-    target = job.targets_at(job.res)
-    out = []
+def final_psnr(job: TrainingJob, encoder) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-face PSNR [N] of the encoder's output at the generator's (output) and at the working resolution."""
+    full_res = job.G.resolution
+    full, work = resize(job.targets, full_res), job.targets_at(job.res)
+    out, at_work = [], []
     for i in range(0, job.n, 8):
+        job.rt.check_cancel()
         codes = torch.eye(job.n, device=job.device)[i:i + 8]
-        out.append(psnr(job.render(encoder(codes), job.res), target[i:i + 8]).cpu())
-    return torch.cat(out)
+        img = job.render(encoder(codes), full_res)
+        out.append(psnr(img, full[i:i + 8].to(job.device)).cpu())
+        at_work.append(psnr(resize(img, job.res), work[i:i + 8]).cpu())
+    return torch.cat(out), torch.cat(at_work)

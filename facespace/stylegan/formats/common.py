@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ...errors import ModelFormatError
+from ...limits import short
 from ..generator import Generator, build_generator, state_shapes
 
 
@@ -35,7 +36,7 @@ def check_state(expected: dict, found: dict, source: str) -> None:
         raise ModelFormatError(f"{source}: the file lacks {len(missing)} generator tensors, e.g. {missing[:3]}")
     unexpected = sorted(set(found) - set(expected))
     if unexpected:
-        raise ModelFormatError(f"{source}: unexpected generator tensors {unexpected[:3]}")
+        raise ModelFormatError(f"{source}: unexpected generator tensors {', '.join(map(short, unexpected[:3]))}")
     for k, shape in found.items():
         if shape != expected[k]:
             raise ModelFormatError(f"{source}: tensor for {k} has shape {shape}, "
