@@ -95,7 +95,7 @@ def read_header(path: str | os.PathLike, what: str = "safetensors file") -> Safe
             raise ModelFormatError(f"{path} is not a {what}: its header length {n:,} is outside 2..{LIMITS.header_bytes:,}")
         if 8 + n > size:
             raise ModelFormatError(f"{path} is a truncated {what} (header says {n} bytes, file has {size})")
-        header = bounded_json(f.read(n), str(path), "the safetensors header")
+        header = bounded_json(f.read(n), f"{path} is a damaged {what}", "its safetensors header")
     if not isinstance(header, dict):
         raise ModelFormatError(f"{path} is not a {what}: its safetensors header is not a JSON object")
     meta = header.pop("__metadata__", None) or {}

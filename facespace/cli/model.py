@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tokenize
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import FaceSpaceError
-from ..limits import one_line
+from ..npy_file import read_npy
 from ..fileio import atomic_path, check_writable
 from ..imageops import native_to_pil
 from ..runtime import PlainRuntime
@@ -65,19 +64,7 @@ def read_latents(path: Path, G, space: str) -> tuple[str, torch.Tensor]:
         from ..latent import load_latent
 
         return "wplus", load_latent(path, G).wplus
-    try:
-        with open(path, "rb") as f:  # the header's shape is checked against the file before numpy allocates
-            version = np.lib.format.read_magic(f)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(f)
-            held = path.stat().st_size - f.tell()
-        if int(np.prod(shape, dtype=object)) * dtype.itemsize > held:
-            raise FaceSpaceError(f"cannot read latents from {path}: its header declares shape {shape} of {dtype}, "
-                                 f"more than the file's {held} bytes hold")
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, MemoryError, SyntaxError, TypeError, KeyError, IndexError, RuntimeError,
-            tokenize.TokenError) as exc:  # numpy parses the header with Python's tokenizer
-        raise FaceSpaceError(f"cannot read latents from {path}: {type(exc).__name__}: {one_line(exc)[:160]}") from None
+    arr = read_npy(path, "latents")
     if arr.ndim == 1:
         arr = arr[None]
     if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
