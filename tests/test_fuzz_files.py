@@ -34,7 +34,7 @@ EXAMPLES = int(os.environ.get("FACESPACE_FUZZ_EXAMPLES", "30"))
 SEED = int(os.environ["FACESPACE_FUZZ_SEED"]) if os.environ.get("FACESPACE_FUZZ_SEED") else None  # longer campaigns
 KINDS = {"tf-sg1.pkl": "generator", "tf-sg2.pkl": "generator", "ada.pkl": "generator", "rosinality.pt": "generator",
          "rosinality-legacy.pt": "generator", "native.safetensors": "generator", "facespace.safetensors": "facespace",
-         "photo.png": "photo", "latent.npy": "latent"}
+         "photo.png": "photo", "latent.npy": "latent", "latent.safetensors": "latent-file"}
 
 
 def tiny():
@@ -69,6 +69,10 @@ def write_corpus(folder: Path) -> None:
     hf.tiny_facespace(G, folder / "facespace.safetensors", names=("anna", "bea", "cy"))
     Image.fromarray(np.random.RandomState(0).randint(0, 255, (12, 10, 3), dtype=np.uint8)).save(folder / "photo.png")
     np.save(folder / "latent.npy", np.random.RandomState(1).randn(2, 8).astype(np.float32))
+    from facespace.latent import random_latent, save_latent
+    from facespace.stylegan import StyleGAN
+
+    save_latent(random_latent(StyleGAN(G), 0, 2), folder / "latent.safetensors", overwrite=True)
 
 
 def structure_offsets(name: str, data: bytes) -> list[int]:
@@ -136,6 +140,10 @@ def read(kind: str, path: Path, G):
         from facespace.train import load_facespace
 
         return load_facespace(path)
+    if kind == "latent-file":
+        from facespace.latent import load_latent
+
+        return load_latent(path)
     if kind == "photo":
         from facespace.align.photos import load_photo
 
