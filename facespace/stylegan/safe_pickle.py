@@ -314,7 +314,7 @@ def _rebuild_parameter(unpickler, data, requires_grad=False, hooks=None, state=N
 
 def _rebuild_from_type_v2(unpickler, func, new_type, args, state=None):
     """Tensor subclasses (e.g. Parameter) pickled by newer torch: the plain tensor from a vetted rebuild."""
-    if func is not REBUILD_TENSOR or not isinstance(args, tuple):
+    if func is not rebuild_tensor or not isinstance(args, tuple):
         raise ModelFormatError("the pickle rebuilds a tensor subclass with something other than a tensor rebuild")
     return rebuild_tensor(unpickler, *args)
 
@@ -341,7 +341,6 @@ def _frozenset(unpickler, items=()):
     return _set(unpickler, items, frozen=True)
 
 
-REBUILD_TENSOR = rebuild_tensor
 ALLOWED = {
     ("dnnlib.tflib.network", "Network"): TFNetwork,
     ("dnnlib.util", "EasyDict"): EasyDict,
@@ -393,10 +392,6 @@ class BoundedFile:
         if len(line) > LIMITS.line_bytes:
             raise ModelFormatError(f"the pickle holds a text line longer than {LIMITS.line_bytes} bytes")
         return line
-
-
-def _op(code: bytes) -> int:
-    return code[0]
 
 
 class BoundedUnpickler(pickle._Unpickler):
@@ -638,7 +633,7 @@ class BoundedUnpickler(pickle._Unpickler):
                          (pickle.NEXT_BUFFER, "load_next_buffer"), (pickle.READONLY_BUFFER, "load_next_buffer"),
                          (pickle.TUPLE, "load_tuple"), (pickle.TUPLE1, "load_tuple1"), (pickle.TUPLE2, "load_tuple2"),
                          (pickle.TUPLE3, "load_tuple3")):
-        dispatch[_op(_code)] = locals()[_name]
+        dispatch[_code[0]] = locals()[_name]
     del _code, _name
 
 
