@@ -188,13 +188,18 @@ def fuzz_format(name: str, work: Path, examples: int) -> int:
     return 0
 
 
-def test_corpus_is_current_and_small():
+@pytest.fixture(scope="module", autouse=True)
+def corpus_outcomes():
+    """Every corpus file read once here: checks it, and lets each forked child start warm."""
+    G = tiny()
+    return {name: check_outcome(kind, CORPUS / name, G) for name, kind in KINDS.items()}
+
+
+def test_corpus_is_current_and_small(corpus_outcomes):
     assert sorted(p.name for p in CORPUS.iterdir() if p.is_file()) == sorted(KINDS)
     for p in CORPUS.iterdir():
         assert p.stat().st_size < 200_000, p.name
-    G = tiny()
-    for name, kind in KINDS.items():  # every corpus file is valid as it is
-        assert check_outcome(kind, CORPUS / name, G) == "loaded", name
+    assert corpus_outcomes == {name: "loaded" for name in KINDS}  # every corpus file is valid as it is
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))

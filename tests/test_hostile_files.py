@@ -22,6 +22,20 @@ MB = 2 ** 20
 RSS_BOUND_MB = 250  # every refusal here costs far less; the files claim gigabytes to terabytes
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm_start(tmp_path_factory):
+    """Every command's module imported and the load and render paths run once here, so that each forked
+    child starts warm (the first load in a process costs seconds, later ones milliseconds)."""
+    from facespace.cli import build_parser
+    from facespace.stylegan import StyleGAN, load_generator
+
+    build_parser()
+    import nodes  # noqa: F401
+
+    path = save_generator(tiny_generator("stylegan2", resolution=8, seed=1), tmp_path_factory.mktemp("warm") / "g.safetensors")
+    StyleGAN(load_generator(path)).sample([0])
+
+
 @pytest.fixture(scope="module")
 def G():
     return tiny_generator("stylegan2", resolution=8, seed=31)
