@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import FaceSpaceError, ModelFormatError
+from ..errors import FaceSpaceError
 from ..limits import short
-from ..stylegan.loaders import detect_format
+from ..stylegan.loaders import recorded_model
 from ..fileio import check_writable, save_numbered_pictures, save_picture
 from ..imageops import grid, image_to_pil
 from ..morph import EASINGS, SPACES
@@ -75,19 +75,9 @@ def recorded_generator(facespace_path) -> str:
     from ..space import read_facespace_info
 
     info = read_facespace_info(facespace_path)
-    recorded = info.get("generator_file") or ""
-    recorded = recorded if isinstance(recorded, str) and len(recorded) < 4096 and "\0" not in recorded else ""
-    where = "it records no generator file"
-    if recorded:
-        where = f"it was trained from {short(recorded, 200)[1:-1]}, which is not there now"
-        try:  # only a hint from the file: used only if it names a model file, judged by content
-            if Path(recorded).is_file():
-                detect_format(recorded)
-                return recorded
-        except (ModelFormatError, OSError, ValueError):
-            where = f"it records {short(recorded, 200)[1:-1]} as its generator, which is not a model file"
-    raise FaceSpaceError(f"{facespace_path}: {where}; pass --model with the generator it was trained with "
-                         f"(fingerprint {short(info.get('generator_fingerprint'))})")
+    return recorded_model(info.get("generator_file"), str(facespace_path),
+                          "pass --model with the generator it was trained with "
+                          f"(fingerprint {short(info.get('generator_fingerprint'))})")
 
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ModelFormatError
-from ..limits import check_finite
+from ..errors import FaceSpaceError, ModelFormatError
+from ..limits import check_finite, short
 from ..safetensors_file import looks_like_safetensors, read_header
 from .generator import Generator
 
@@ -36,6 +36,23 @@ def detect_format(path: str | os.PathLike) -> str:
         return "pickle"
     raise ModelFormatError(f"{path.name} is not a model file we know (its first bytes match none of the formats); "
                            f"expected {EXPECTED}")
+
+
+def recorded_model(recorded, source: str, fix: str) -> str:
+    """A generator path recorded inside a file (a FaceSpace, a latent) is only a hint: it is used only when it
+    names a model file by content, and nothing of what it names is ever shown."""
+    ok = isinstance(recorded, str) and 0 < len(recorded) < 4096 and "\0" not in recorded
+    where = "it records no generator file"
+    if ok:
+        shown = short(recorded, 200)[1:-1]
+        where = f"it was made with {shown}, which is not there now"
+        try:
+            if Path(recorded).is_file():
+                detect_format(recorded)
+                return recorded
+        except (ModelFormatError, OSError, ValueError):
+            where = f"it records {shown} as its generator, which is not a model file"
+    raise FaceSpaceError(f"{source}: {where}; {fix}")
 
 
 def load_generator(path: str | os.PathLike) -> Generator:
