@@ -66,7 +66,8 @@ def bounded_json(text, source: str, what: str):
 
 def _entry(name: str, spec, data_size: int, source: str) -> Entry:
     if not isinstance(spec, dict) or spec.get("dtype") not in DTYPES:
-        raise ModelFormatError(f"{source}: tensor {short(name)} has dtype {short(spec.get('dtype') if isinstance(spec, dict) else spec)}; "
+        dtype = spec.get("dtype") if isinstance(spec, dict) else spec
+        raise ModelFormatError(f"{source}: tensor {short(name)} has dtype {short(dtype)}; "
                                f"expected one of {', '.join(DTYPES)}")
     shape, offsets = spec.get("shape"), spec.get("data_offsets")
     ints = lambda v, n=None: (isinstance(v, list) and (n is None or len(v) == n) and len(v) <= LIMITS.ndim
@@ -92,7 +93,8 @@ def read_header(path: str | os.PathLike, what: str = "safetensors file") -> Safe
             raise ModelFormatError(f"{path} is not a {what}: too short for a safetensors header")
         (n,) = struct.unpack("<Q", head)
         if n < 2 or n > LIMITS.header_bytes:
-            raise ModelFormatError(f"{path} is not a {what}: its header length {n:,} is outside 2..{LIMITS.header_bytes:,}")
+            raise ModelFormatError(f"{path} is not a {what}: its header length {n:,} is outside "
+                                   f"2..{LIMITS.header_bytes:,}")
         if 8 + n > size:
             raise ModelFormatError(f"{path} is a truncated {what} (header says {n} bytes, file has {size})")
         header = bounded_json(f.read(n), f"{path} is a damaged {what}", "its safetensors header")

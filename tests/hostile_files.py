@@ -77,7 +77,8 @@ def shared_module_src_pickle(folder: Path) -> Path:
 
 def shared_tf_name_pickle(folder: Path) -> Path:
     state = b"}" + op_str("name") + shared_tuple(40) + b"s"
-    return pickle_file(folder, "shared-name.pkl", op_global("dnnlib.tflib.network", "Network") + b")\x81" + state + b"b")
+    network = op_global("dnnlib.tflib.network", "Network") + b")\x81"  # NEWOBJ, then BUILD with the state
+    return pickle_file(folder, "shared-name.pkl", network + state + b"b")
 
 
 def _dtype_state(state: tuple) -> bytes:

@@ -32,7 +32,8 @@ def warm_start(tmp_path_factory):
     build_parser()
     import nodes  # noqa: F401
 
-    path = save_generator(tiny_generator("stylegan2", resolution=8, seed=1), tmp_path_factory.mktemp("warm") / "g.safetensors")
+    path = save_generator(tiny_generator("stylegan2", resolution=8, seed=1),
+                          tmp_path_factory.mktemp("warm") / "g.safetensors")
     StyleGAN(load_generator(path)).sample([0])
 
 
@@ -216,7 +217,8 @@ def facespace_file(G, folder, generator_file):
 def test_hostile_facespace_gives_one_line(G, folder, facespace_file, case, expected):
     out = folder / f"fs-{case}.safetensors"
     if case == "huge-encoder":
-        hf.rewrite_facespace(facespace_file, out, lambda i: i["encoder_kwargs"].update(num_faces=10 ** 6, w_dim=2 ** 20))
+        hf.rewrite_facespace(facespace_file, out,
+                             lambda i: i["encoder_kwargs"].update(num_faces=10 ** 6, w_dim=2 ** 20))
     elif case == "format-number":
         from safetensors import safe_open
 

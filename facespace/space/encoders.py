@@ -118,7 +118,8 @@ def encoder_from_state(kind, kwargs, state: dict, source: str) -> nn.Module:
         raise ModelFormatError(f"{source}: unknown encoder kind {short(kind)}; expected one of {list(ENCODERS)}")
     allowed = set(ENCODER_SIZES) | ({"hidden"} if kind == "mlp" else set())
     if not isinstance(kwargs, dict) or not set(kwargs) <= allowed or not set(ENCODER_SIZES) <= set(kwargs):
-        raise ModelFormatError(f"{source}: encoder settings {short(kwargs) if not isinstance(kwargs, dict) else sorted(map(short, kwargs))} "
+        given = sorted(map(short, kwargs)) if isinstance(kwargs, dict) else short(kwargs)
+        raise ModelFormatError(f"{source}: encoder settings {given} "
                                f"are not {sorted(allowed)}")
     whole = lambda v, top: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= top
     bad = [k for k, top in ENCODER_SIZES.items() if not whole(kwargs[k], top)]

@@ -200,8 +200,8 @@ class DTypeStub:
 def _plain_dtype(dt) -> np.dtype:
     if (not isinstance(dt, np.dtype) or dt.fields is not None or dt.subdtype is not None
             or dt.base.str[1:] not in NUMPY_DTYPES):
-        raise ModelFormatError(f"the pickle holds an array of dtype {short(str(dt)) if isinstance(dt, np.dtype) else short(dt)}; "
-                               "expected a plain numeric dtype")
+        shown = short(str(dt)) if isinstance(dt, np.dtype) else short(dt)
+        raise ModelFormatError(f"the pickle holds an array of dtype {shown}; expected a plain numeric dtype")
     return dt
 
 

@@ -162,5 +162,5 @@ def convert_tf(obj, source: str):
         return convert_stylegan1(gs, source)
     if family == "stylegan2":
         return convert_stylegan2(gs, source)
-    raise ModelFormatError(f"{source}: TensorFlow network {short(gs.state.get('name'))} is not a StyleGAN1 or StyleGAN2 "
-                           "generator (no synthesis/ToRGB variables)")
+    raise ModelFormatError(f"{source}: TensorFlow network {short(gs.state.get('name'))} is not a StyleGAN1 or "
+                           "StyleGAN2 generator (no synthesis/ToRGB variables)")

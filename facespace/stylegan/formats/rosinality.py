@@ -11,7 +11,7 @@ import torch
 
 from ...errors import ModelFormatError
 from ...limits import finite_number, short
-from ..safe_pickle import Namespace, read_torch_file  # noqa: F401  (read_torch_file is this format's reader)
+from ..safe_pickle import Namespace
 from .common import generator_from_state, need
 
 LATENT_AVG_SAMPLES = 4096
