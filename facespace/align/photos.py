@@ -17,8 +17,8 @@ import torch
 from PIL import Image, ImageOps
 
 from ..errors import FaceSpaceError
-from ..limits import LIMITS, one_line
 from ..imageops import image_to_pil
+from ..limits import LIMITS, one_line
 from ..names import clean_name, split_list
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from ..errors import ModelFormatError
 from ..fileio import atomic_path, check_writable
-from ..limits import check_finite
+from ..limits import check_finite, short
 from ..safetensors_file import bounded_json, read_header, read_tensors
 from .encoders import encoder_from_state
 from .model import FaceSpace
@@ -58,10 +58,10 @@ def read_facespace_info(path: str | os.PathLike) -> dict:
     meta = read_header(path, "FaceSpace file").metadata
     if meta.get("format") != FORMAT:
         raise ModelFormatError(f"{path} is not a FaceSpace file (a .safetensors written by FaceSpace training "
-                               f"was expected; its metadata format is {meta.get('format')!r})")
+                               f"was expected; its metadata format is {short(meta.get('format'))})")
     version = meta.get("format_version", "")
     if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise ModelFormatError(f"{path} has FaceSpace format version {version!r}; this version reads up to "
+        raise ModelFormatError(f"{path} has FaceSpace format version {short(version)}; this version reads up to "
                                f"{FORMAT_VERSION}")
     if "facespace" not in meta:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: no 'facespace' metadata")

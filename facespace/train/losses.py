@@ -136,7 +136,8 @@ def find_vgg16(dirs: Iterable[Path]) -> Optional[Path]:
 
 
 def load_vgg16(path: Path) -> VGG16Features:
-    """VGG16 features from a torchvision-layout state dict (`.pth` read with weights_only, or `.safetensors`)."""
+    """VGG16 features from a torchvision-layout state dict (`.pth` through the bounded torch-file reader, or
+    `.safetensors`)."""
     path = Path(path)
     from ..safetensors_file import read_tensors
     from ..stylegan.safe_pickle import read_torch_file

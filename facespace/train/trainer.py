@@ -81,6 +81,7 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
 START_SHORTFALL_DB = 1.0  # ending further from the photos than the untrained average face: training failed
 
 
+@torch.no_grad()
 def start_psnr(job: TrainingJob) -> torch.Tensor:
     """Per-face PSNR [N] of the generator's average face, where training starts from."""
     target = job.targets_at(job.res)
