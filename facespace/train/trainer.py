@@ -78,7 +78,10 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
                      G.fingerprint(), metadata, stylegan=stylegan if hasattr(stylegan, "generator") else None)
 
 
-START_SHORTFALL_DB = 1.0  # ending further from the photos than the untrained average face: training failed
+# A diverged run ends clearly further from the photos than the untrained average face it started from, and
+# poor in itself; a short run may end a little below its start and is the user's choice.
+START_SHORTFALL_DB = 3.0
+FAILED_BELOW_DB = 10.0
 
 
 @torch.no_grad()
@@ -95,12 +98,12 @@ def start_psnr(job: TrainingJob) -> torch.Tensor:
 
 def check_reached(final: torch.Tensor, start: torch.Tensor, names: list[str], settings: TrainSettings,
                   res: int) -> None:
-    """Refuse a result that ends further from the photos than the untrained average face it started from
-    (a diverged run, e.g. a far too high learning rate): nothing is then saved or returned. A short run that
-    stops below its PSNR target but improved on its start is the user's choice and is kept."""
+    """Refuse a result that ends far below the untrained average face it started from and below
+    FAILED_BELOW_DB (a diverged run, e.g. a far too high learning rate): nothing is then saved or returned.
+    A short run that stops below its PSNR target is the user's choice and is kept."""
     final = torch.nan_to_num(final.float(), nan=0.0, posinf=0.0, neginf=0.0)
     mean, begun = float(final.mean()), float(start.float().mean())
-    if mean >= begun - START_SHORTFALL_DB:
+    if mean >= begun - START_SHORTFALL_DB or mean >= FAILED_BELOW_DB:
         return
     worst = int(final.argmin())
     target = float(settings.target_psnr or 0.0)
