@@ -130,6 +130,9 @@ def normalize_rows(rows: torch.Tensor, normalize: bool = True, label: str = "wei
     if (rows < 0).any() or not torch.isfinite(rows).all():
         raise WeightsError(f"{label}: weights must be finite and 0 or more")
     sums = rows.sum(dim=1, keepdim=True)
+    if not torch.isfinite(sums).all():
+        raise WeightsError(f"{label}: the weights add up to more than a number can hold; use smaller numbers "
+                           "(only their ratios matter when normalised)")
     if (sums <= 0).any():
         raise WeightsError(f"{label}: all weights are zero; give at least one face a weight above 0")
     return rows / sums if normalize else rows

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from .align.photos import photo_size
 from .errors import FaceSpaceError
 from .fileio import atomic_path, check_writable, save_picture
 from .imageops import grid, image_to_pil, pil_to_image
@@ -173,9 +174,8 @@ def _same_square_size(paths: list[Path]) -> bool:
     sizes = set()
     for p in paths:
         try:
-            with Image.open(p) as im:
-                sizes.add(im.size)
-        except (UnidentifiedImageError, OSError):
+            sizes.add(photo_size(p))
+        except FaceSpaceError:
             return False  # the photo loader then names the file it cannot read
     return len(sizes) == 1 and len(set(next(iter(sizes)))) == 1
 

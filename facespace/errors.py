@@ -2,7 +2,14 @@
 
 
 class FaceSpaceError(Exception):
-    """Base class: the CLI prints these as one line and exits non-zero; nodes show them as-is."""
+    """Base class: the CLI prints these as one line and exits non-zero; nodes show them as-is.
+
+    The message is always one line (line breaks in it, e.g. from file data, become spaces)."""
+
+    def __init__(self, *args):
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (" ".join(args[0].split()),)
+        super().__init__(*args)
 
 
 class ModelFormatError(FaceSpaceError):
@@ -31,6 +38,14 @@ class MissingWeightsFileError(FaceSpaceError):
 
 class TrainingDivergedError(FaceSpaceError):
     """Training produced NaN or inf; nothing was saved."""
+
+
+class TrainingFailedError(FaceSpaceError):
+    """Training ended far below its target quality; nothing was saved."""
+
+
+class NonFiniteError(FaceSpaceError):
+    """Latents, weights or a rendered picture hold NaN or inf."""
 
 
 class FingerprintMismatchError(FaceSpaceError):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from facespace.fileio import is_temporary
 from facespace.runtime import MODEL_KINDS, PlainRuntime, Progress, Runtime
 
 try:  # ComfyUI's modules are importable only inside a running ComfyUI.
@@ -152,12 +153,13 @@ def runtime(previews: bool = True) -> Runtime:
 def list_models(kind: str) -> list[str]:
     """File names offered in a node's dropdown for a model kind."""
     if IN_COMFYUI:
-        return folder_paths.get_filename_list(FOLDER_NAMES[kind])
+        return [n for n in folder_paths.get_filename_list(FOLDER_NAMES[kind]) if not is_temporary(n)]
     names = []
     for d in runtime().model_dirs(kind):
         if d.is_dir():
             exts = MODEL_EXTENSIONS[kind]
-            names += sorted(str(p.relative_to(d)) for p in d.rglob("*") if p.is_file() and (not exts or p.suffix.lower() in exts))
+            names += sorted(str(p.relative_to(d)) for p in d.rglob("*")
+                            if p.is_file() and (not exts or p.suffix.lower() in exts) and not is_temporary(p.name))
     return names
 
 

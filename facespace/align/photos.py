@@ -6,39 +6,89 @@ pixels are put on white, greyscale and 16-bit pictures are widened to RGB.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import struct
+import warnings
+import weakref
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from ..errors import FaceSpaceError
 from ..imageops import image_to_pil
+from ..limits import LIMITS, one_line
 from ..names import clean_name, split_list
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 BACKGROUND = (255, 255, 255)
 
 
-@dataclass
 class Photo:
-    image: Image.Image      # RGB, upright
-    name: str               # the face name it gives (file stem or the names input)
-    source: str             # file path, or 'images[i]' for an IMAGE batch entry
+    """One input photo. Photos from files are decoded when their `image` is first used, and only one
+    such photo is held decoded at a time (a folder of large photos never sits in memory at once)."""
+
+    _last: "weakref.ref[Photo] | None" = None  # the file photo decoded most recently
+
+    def __init__(self, image: Image.Image | None, name: str, source: str, path: Path | None = None):
+        self._image, self.name, self.source, self.path = image, name, source, path
+        self._decoded: Image.Image | None = None
+
+    @property
+    def image(self) -> Image.Image:
+        """RGB, upright."""
+        if self._image is not None or self.path is None:
+            return self._image
+        if self._decoded is None:
+            previous = Photo._last() if Photo._last is not None else None
+            if previous is not None:
+                previous._decoded = None  # let the previous photo go before decoding the next
+            self._decoded = load_photo(self.path)
+            Photo._last = weakref.ref(self)
+        return self._decoded
+
+
+# Errors PIL raises for damaged or hostile files, besides OSError (some plugins raise SyntaxError).
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, TypeError,
+                  ZeroDivisionError, Image.DecompressionBombError)
+
+
+def photo_size(path: str | os.PathLike) -> tuple[int, int]:
+    """Width and height from the file's header (nothing decoded); refuses more than LIMITS.photo_pixels."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
+            with Image.open(path) as img:
+                width, height = img.size
+    except Image.DecompressionBombError:
+        raise FaceSpaceError(f"{path} has more pixels than PIL will open; photos of up to "
+                             f"{LIMITS.photo_pixels / 1e6:.0f} MP are read: scale it down first") from None
+    except _DECODE_ERRORS as exc:
+        raise FaceSpaceError(f"{path} is not a picture that can be read ({one_line(exc)[:120]}); "
+                             f"expected a JPEG, PNG or WebP photo") from None
+    if width * height > LIMITS.photo_pixels:
+        raise FaceSpaceError(f"{path} is {width}x{height} pixels ({width * height / 1e6:.0f} MP); photos of up to "
+                             f"{LIMITS.photo_pixels / 1e6:.0f} MP are read: scale it down first")
+    return width, height
 
 
 def load_photo(path: str | os.PathLike) -> Image.Image:
-    """An upright 8-bit RGB picture from any file PIL reads."""
+    """An upright 8-bit RGB picture from any file PIL reads (its pixel count checked before decoding)."""
     path = Path(path)
+    photo_size(path)
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise FaceSpaceError(f"{path} is not a picture that can be read ({exc}); "
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
+            with Image.open(path) as img:
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                return to_rgb(img)
+    except MemoryError:
+        raise FaceSpaceError(f"{path}: out of memory while decoding it; scale the photo down") from None
+    except _DECODE_ERRORS as exc:
+        raise FaceSpaceError(f"{path} is not a picture that can be read ({one_line(exc)[:120]}); "
                              f"expected a JPEG, PNG or WebP photo") from None
 
 
@@ -114,7 +164,9 @@ def gather_photos(images: torch.Tensor | None = None, folder: str | os.PathLike 
     if folder:
         paths += list_photos(folder)
     paths += expand_inputs(files)
-    photos += [Photo(load_photo(p), p.stem, str(p)) for p in paths]
+    for p in paths:
+        photo_size(p)  # every file is checked before the first is decoded
+    photos += [Photo(None, p.stem, str(p), path=p) for p in paths]
     if not photos:
         raise FaceSpaceError("no photos given: connect an IMAGE batch or give a folder of photos")
     given = split_list(names)

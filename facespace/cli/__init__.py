@@ -7,6 +7,8 @@ import importlib.util
 import sys
 
 from ..errors import FaceSpaceError, OutputExistsError
+from ..fileio import os_error_text
+from ..limits import one_line
 from ..runtime import usable_device
 
 # Along the user's path; each module defines register(subparsers) and sets a `run` default.
@@ -23,8 +25,24 @@ COMMAND_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes as one line (the full usage is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def error_line(exc: BaseException) -> str:
+    """What the user caused, as one line naming the file or input at fault."""
+    if isinstance(exc, OSError) and exc.filename is not None and exc.errno is not None:
+        return one_line(f"{exc.filename}: {os_error_text(exc)}")
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller batch size or resolution"
+    return one_line(str(exc) or type(exc).__name__)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m facespace", description="Blend and morph faces with StyleGAN.")
+    parser = OneLineParser(prog="python -m facespace", description="Blend and morph faces with StyleGAN.")
     parser.add_argument("--device", default="auto", help="torch device: auto (CUDA when available, else CPU), cpu, cuda, cuda:1 ...")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -46,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except OutputExistsError as exc:  # the shell's way to allow it
         print(f"error: {OutputExistsError(exc.path, 'pass --overwrite')}", file=sys.stderr)
         return 2
-    except (FaceSpaceError, FileNotFoundError, IsADirectoryError, PermissionError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (FaceSpaceError, OSError, ValueError) as exc:
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        print(f"error: {error_line(exc)}", file=sys.stderr)
+        return 1

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from ..errors import FaceSpaceError
 from ..fileio import PICTURE_SUFFIXES, check_writable, save_numbered_pictures, save_picture
+from ..limits import short
+from ..stylegan.loaders import recorded_model
 from ..imageops import grid, image_to_pil
 from ..morph import EASINGS, SPACES
 from ..runtime import PlainRuntime
@@ -73,13 +75,9 @@ def recorded_generator(facespace_path) -> str:
     from ..space import read_facespace_info
 
     info = read_facespace_info(facespace_path)
-    recorded = info.get("generator_file") or ""
-    if not recorded or not Path(recorded).is_file():
-        where = (f"it was trained from {recorded}, which is not there now" if recorded
-                 else "it records no generator file")
-        raise FaceSpaceError(f"{facespace_path}: {where}; pass --model with the generator it was trained with "
-                             f"(fingerprint {info.get('generator_fingerprint')})")
-    return recorded
+    return recorded_model(info.get("generator_file"), str(facespace_path),
+                          "pass --model with the generator it was trained with "
+                          f"(fingerprint {short(info.get('generator_fingerprint'))})")
 
 
 def check_picture_target(out, overwrite: bool = False, folder_ok: bool = True) -> None:

@@ -15,6 +15,7 @@ from ..errors import FaceSpaceError
 from ..fileio import atomic_path, check_writable
 from ..imageops import image_to_pil
 from ..runtime import PlainRuntime
+from ..stylegan.loaders import recorded_model
 from .blend import check_picture_target, write_pictures
 
 LATENT_HELP = "latent file: .safetensors (from any FaceSpace command or node) or .npy of W+ [N,num_ws,w_dim]"
@@ -34,11 +35,8 @@ def latent_and_generator(path, model=None, allow_mismatch: bool = False):
     if model is None:
         if path.suffix.lower() == ".npy":
             raise FaceSpaceError(f"{path} is a .npy of W+ codes; pass --model with the generator they belong to")
-        recorded = load_latent(path).generator_file
-        if not recorded or not Path(recorded).is_file():
-            where = f"it was made with {recorded}, which is not there now" if recorded else "it records no generator file"
-            raise FaceSpaceError(f"{path}: {where}; pass --model with the generator it belongs to")
-        model = recorded
+        model = recorded_model(load_latent(path).generator_file, str(path),
+                               "pass --model with the generator it belongs to")
     stylegan = load_stylegan(model)
     return load_latent(path, stylegan, allow_mismatch=allow_mismatch), stylegan
 

@@ -15,10 +15,12 @@ import torch
 
 from ..errors import FaceSpaceError
 from ..fileio import PICTURE_SUFFIXES, atomic_path, check_writable, save_picture
+from ..npy_file import read_npy
 from ..imageops import native_to_pil
 from ..runtime import PlainRuntime
 from ..stylegan import load_generator, save_generator, z_from_seeds
 from ..stylegan.generator import NOISE_MODES
+from ..stylegan.handle import check_finite_latents, check_finite_output
 from ..stylegan.stylegan3 import config_name, input_transform, layer_plan
 
 
@@ -90,10 +92,7 @@ def read_latents(path: Path, G, space: str) -> tuple[str, torch.Tensor]:
         from ..latent import load_latent
 
         return "wplus", load_latent(path, G).wplus
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FaceSpaceError(f"cannot read latents from {path}: {exc}") from None
+    arr = read_npy(path, "latents")
     if arr.ndim == 1:
         arr = arr[None]
     if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
@@ -164,7 +163,10 @@ def run_sample(args) -> int:
                     ws = x.unsqueeze(1).repeat(1, G.num_ws, 1)
                 else:
                     ws = x
-                chunks.append(module.synthesis(ws, noise_mode=args.noise, transform=transform).float().cpu())
+                check_finite_latents(ws)
+                raw = module.synthesis(ws, noise_mode=args.noise, transform=transform)
+                check_finite_output(raw, Path(args.model).name, start)
+                chunks.append(raw.float().cpu())
                 progress.update(x.shape[0])
     finally:
         progress.close()

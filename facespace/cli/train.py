@@ -64,6 +64,7 @@ def check_resolution(resolution: int | None, G) -> None:
 def run(args) -> int:
     from PIL import Image
 
+    from ..align.photos import load_photo
     from ..imageops import pil_to_image
     from ..projection.report import psnr_line
     from ..stylegan import StyleGAN, load_generator
@@ -87,10 +88,7 @@ def run(args) -> int:
     check_resolution(args.resolution, G)
     pics = []
     for f in files:
-        try:
-            pic = Image.open(f).convert("RGB")
-        except OSError as exc:
-            raise FaceSpaceError(f"{f} is not a readable image: {exc}") from None
+        pic = load_photo(f)  # checked for size before decoding, one at a time
         if pic.width != pic.height:
             raise FaceSpaceError(f"{f} is {pic.width}x{pic.height} pixels; aligned faces are square "
                                  f"(run `facespace align` first)")

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import FaceSpaceError
 from ..fileio import atomic_path
+from ..npy_file import read_npy
 from ..runtime import get_runtime
 from ..stylegan.layers import EqualLinear
 
@@ -136,10 +137,7 @@ def read_directions(path: str | os.PathLike, num_ws: int, w_dim: int, per_layer:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"directions file {path} not found")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FaceSpaceError(f"cannot read directions from {path}: {exc}") from None
+    arr = read_npy(path, "directions")
     expected = (f"[{w_dim}], [K,{w_dim}], [{num_ws},{w_dim}] (per layer) or [K,{num_ws},{w_dim}]")
     if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
         raise FaceSpaceError(f"directions in {path} must be finite floats, got dtype {arr.dtype}")

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import FaceSpaceError, ModelFormatError
 from ..fileio import atomic_path, check_writable
+from ..limits import check_finite, short
+from ..npy_file import read_npy
+from ..safetensors_file import bounded_json, read_header, read_tensors
 from .value import Latent
 
 FORMAT = "facespace.latent"
@@ -68,39 +70,35 @@ def is_latent_file(path: str | os.PathLike) -> bool:
     if path.suffix.lower() == ".npy":
         return True
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("format") == FORMAT
-    except Exception:  # not a safetensors file at all
+        return read_header(path, "latent file").metadata.get("format") == FORMAT
+    except (ModelFormatError, OSError):  # not a safetensors file at all
         return False
 
 
 def _read_safetensors(path: Path) -> Latent:
+    header = read_header(path, "latent file")
+    meta = header.metadata
+    if meta.get("format") != FORMAT:
+        raise ModelFormatError(f"{path} is not a latent file (a .safetensors written by FaceSpace with "
+                               f"format {FORMAT!r} was expected; its format is {short(meta.get('format'))})")
+    version = meta.get("format_version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        raise ModelFormatError(f"{path} has latent format version {short(version)}; this version reads up to "
+                               f"{FORMAT_VERSION}")
+    if set(header.tensors) != {"wplus"}:
+        raise ModelFormatError(f"{path} is a damaged latent file: tensors {sorted(map(short, header.tensors))[:4]}, "
+                               f"expected ['wplus']")
+    tensors = read_tensors(path, header)
+    check_finite(tensors, str(path))
+    wplus = tensors["wplus"]
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise ModelFormatError(f"{path} is not a latent file (a .safetensors written by FaceSpace with "
-                                       f"format {FORMAT!r} was expected; its format is {meta.get('format')!r})")
-            version = meta.get("format_version", "")
-            if not version.isdigit() or int(version) > FORMAT_VERSION:
-                raise ModelFormatError(f"{path} has latent format version {version!r}; this version reads up to "
-                                       f"{FORMAT_VERSION}")
-            if set(f.keys()) != {"wplus"}:
-                raise ModelFormatError(f"{path} is a damaged latent file: tensors {sorted(f.keys())}, "
-                                       f"expected ['wplus']")
-            wplus = f.get_tensor("wplus")
-    except ModelFormatError:
-        raise
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise ModelFormatError(f"{path} is a damaged latent file: {exc}") from None
-    try:
-        info = json.loads(meta["latent"])
+        info = bounded_json(meta["latent"], str(path), "the latent metadata")
         labels, weights = info["labels"], info.get("weights") or []
         sizes = (int(info["count"]), int(info["num_ws"]), int(info["w_dim"]))
         fingerprint = str(info["generator_fingerprint"])
         generator_file = str(info.get("generator_file") or "")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFormatError(f"{path} is a damaged latent file: bad metadata ({exc})") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise ModelFormatError(f"{path} is a damaged latent file: bad metadata ({type(exc).__name__})") from None
     if tuple(wplus.shape) != sizes or wplus.dtype != torch.float32:
         raise ModelFormatError(f"{path} is a damaged latent file: W+ {tuple(wplus.shape)} {wplus.dtype}, its "
                                f"metadata says {sizes} float32")
@@ -115,10 +113,7 @@ def _read_safetensors(path: Path) -> Latent:
 
 def _read_npy(path: Path, stylegan) -> Latent:
     G = getattr(stylegan, "generator", stylegan)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise FaceSpaceError(f"cannot read W+ codes from {path}: {exc}") from None
+    arr = read_npy(path, "W+ codes")
     shape = tuple(arr.shape)
     if arr.ndim == 2:
         arr = arr[None]

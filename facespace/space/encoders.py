@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelFormatError
+from ..limits import short
 
 
 class EqualizedLinear(nn.Module):
@@ -104,6 +105,41 @@ def build_encoder(kind: str, **kwargs) -> nn.Module:
     if kind not in ENCODERS:
         raise ModelFormatError(f"unknown encoder kind {kind!r}; expected one of {list(ENCODERS)}")
     return ENCODERS[kind](**kwargs)
+
+
+ENCODER_SIZES = {"num_faces": 10_000, "num_ws": 64, "w_dim": 1 << 16}  # far above any FaceSpace
+MAX_HIDDEN = (8, 1 << 16)  # layers, width
+
+
+def encoder_from_state(kind, kwargs, state: dict, source: str) -> nn.Module:
+    """An encoder rebuilt from a file's kind, kwargs and tensors; the kwargs are checked, and the network's
+    shapes are compared with the stored tensors on the meta device before any weight is allocated."""
+    if kind not in ENCODERS:
+        raise ModelFormatError(f"{source}: unknown encoder kind {short(kind)}; expected one of {list(ENCODERS)}")
+    allowed = set(ENCODER_SIZES) | ({"hidden"} if kind == "mlp" else set())
+    if not isinstance(kwargs, dict) or not set(kwargs) <= allowed or not set(ENCODER_SIZES) <= set(kwargs):
+        given = sorted(map(short, kwargs)) if isinstance(kwargs, dict) else short(kwargs)
+        raise ModelFormatError(f"{source}: encoder settings {given} "
+                               f"are not {sorted(allowed)}")
+    whole = lambda v, top: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= top
+    bad = [k for k, top in ENCODER_SIZES.items() if not whole(kwargs[k], top)]
+    hidden = kwargs.get("hidden")
+    if hidden is not None and not (isinstance(hidden, list) and len(hidden) <= MAX_HIDDEN[0]
+                                   and all(whole(h, MAX_HIDDEN[1]) for h in hidden)):
+        bad.append("hidden")
+    if bad:
+        raise ModelFormatError(f"{source}: encoder settings {bad} are out of range "
+                               f"(sizes {ENCODER_SIZES}, hidden: up to {MAX_HIDDEN[0]} widths of {MAX_HIDDEN[1]})")
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in ENCODERS[kind](**kwargs).state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found != expected:
+        diff = sorted(set(found) ^ set(expected)) or sorted(k for k in found if found[k] != expected[k])
+        raise ModelFormatError(f"{source}: the encoder tensors do not fit its settings (first difference: "
+                               f"{short(diff[0])}); the file is damaged")
+    encoder = ENCODERS[kind](**kwargs)
+    encoder.load_state_dict(state, strict=True)
+    return encoder
 
 
 def make_encoder(kind: str, num_faces: int, num_ws: int, w_dim: int, w_avg: torch.Tensor | None = None,

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ..errors import ModelFormatError
 from ..fileio import atomic_path, check_writable
-from .encoders import build_encoder
+from ..limits import check_finite, short
+from ..safetensors_file import bounded_json, read_header, read_tensors
+from .encoders import encoder_from_state
 from .model import FaceSpace
 
 FORMAT = "facespace"
@@ -49,40 +50,22 @@ def _jsonable(obj: Any):
     return str(obj)
 
 
-def _read_header(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            raw_len = f.read(8)
-            if len(raw_len) != 8:
-                raise ModelFormatError(f"{path} is not a FaceSpace file: too short for a safetensors header")
-            (n,) = struct.unpack("<Q", raw_len)
-            if n <= 0 or n > 100_000_000 or n > path.stat().st_size - 8:
-                raise ModelFormatError(f"{path} is not a FaceSpace file: not a safetensors file")
-            header = json.loads(f.read(n).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{path} is not a FaceSpace file: unreadable safetensors header ({exc})") from None
-    if not isinstance(header, dict):
-        raise ModelFormatError(f"{path} is not a FaceSpace file: its safetensors header is not a JSON object")
-    return header
-
-
 def read_facespace_info(path: str | os.PathLike) -> dict:
     """Names, generator fingerprint, sizes and training record from the header only (no tensors read)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"FaceSpace file {path} not found")
-    meta = _read_header(path).get("__metadata__") or {}
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    meta = read_header(path, "FaceSpace file").metadata
+    if meta.get("format") != FORMAT:
         raise ModelFormatError(f"{path} is not a FaceSpace file (a .safetensors written by FaceSpace training "
-                               f"was expected; its metadata format is {meta.get('format')!r})")
+                               f"was expected; its metadata format is {short(meta.get('format'))})")
     version = meta.get("format_version", "")
     if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise ModelFormatError(f"{path} has FaceSpace format version {version!r}; this version reads up to "
+        raise ModelFormatError(f"{path} has FaceSpace format version {short(version)}; this version reads up to "
                                f"{FORMAT_VERSION}")
-    try:
-        info = json.loads(meta["facespace"])
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{path} is a damaged FaceSpace file: bad metadata ({exc})") from None
+    if "facespace" not in meta:
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: no 'facespace' metadata")
+    info = bounded_json(meta["facespace"], str(path), "the FaceSpace metadata")
     if not isinstance(info, dict):
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: its metadata is not a JSON object")
     missing = [k for k in _CORE_KEYS if k not in info]
@@ -96,17 +79,15 @@ def load_facespace(path: str | os.PathLike, stylegan=None, allow_mismatch: bool 
     """Read a FaceSpace file; with `stylegan`, bound to it (refused for another generator unless `allow_mismatch`)."""
     path = Path(path)
     info = read_facespace_info(path)
-    try:
-        tensors = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
-    try:
-        table = tensors["wplus_table"]
-        state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
-        encoder = build_encoder(info["encoder_kind"], **info["encoder_kwargs"])
-        encoder.load_state_dict(state, strict=True)
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
+    tensors = read_tensors(path)
+    check_finite(tensors, str(path))
+    if "wplus_table" not in tensors:
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: it lacks the wplus_table tensor")
+    table = tensors["wplus_table"]
+    state = {k[len("encoder."):]: v for k, v in tensors.items() if k.startswith("encoder.")}
+    encoder = encoder_from_state(info["encoder_kind"], info["encoder_kwargs"], state, str(path))
+    if not isinstance(info["names"], list):
+        raise ModelFormatError(f"{path} is a damaged FaceSpace file: its names are not a list")
     sizes = (len(info["names"]), info["num_ws"], info["w_dim"])
     encoder_sizes = tuple(info["encoder_kwargs"].get(k) for k in ("num_faces", "num_ws", "w_dim"))
     if tuple(table.shape) != sizes or encoder_sizes != sizes:

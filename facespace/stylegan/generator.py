@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelFormatError
+from ..limits import finite_number, short
 from .layers import MappingNetwork
 from .stylegan1 import SynthesisNetwork1
 from .stylegan2 import SynthesisNetwork2
@@ -25,6 +26,7 @@ NOISE_MODES = ("const", "random", "none")
 MAX_RESOLUTION = 2 ** 14  # bounds on what a file's arch may ask for, far above any released StyleGAN
 MAX_MAPPING_LAYERS = 64
 MAX_FILTER_TAPS = 8
+MAX_WIDTH = 1 << 16  # latent and channel widths (released models: 512)
 
 
 def default_channels(resolution: int, channel_base: int, channel_max: int) -> dict[int, int]:
@@ -37,7 +39,9 @@ def normalize_arch(arch: dict) -> dict:
     family = a.get("family")
     if family not in FAMILIES:
         raise ModelFormatError(f"generator arch has family {family!r}; expected one of {FAMILIES}")
-    res = int(a.get("resolution", 0))
+    res = a.get("resolution", 0)
+    if not isinstance(res, int) or isinstance(res, bool):
+        raise ModelFormatError(f"generator resolution {short(res)} is not a whole number")
     if res < 4 or res & (res - 1):
         raise ModelFormatError(f"generator resolution {res} is not a power of two >= 4")
     if res > MAX_RESOLUTION:
@@ -49,8 +53,10 @@ def normalize_arch(arch: dict) -> dict:
     a.setdefault("mapping_layers", 8)
     a.setdefault("mapping_hidden", a["w_dim"])
     a.setdefault("mapping_lr_mul", 0.01)
-    if not 1 <= int(a["mapping_layers"]) <= MAX_MAPPING_LAYERS:
-        raise ModelFormatError(f"generator has {a['mapping_layers']} mapping layers; expected 1 to {MAX_MAPPING_LAYERS}")
+    layers = a["mapping_layers"]
+    if not isinstance(layers, int) or isinstance(layers, bool) or not 1 <= layers <= MAX_MAPPING_LAYERS:
+        raise ModelFormatError(f"generator has {short(layers)} mapping layers; expected 1 to {MAX_MAPPING_LAYERS}")
+    a["mapping_lr_mul"] = finite_number(a["mapping_lr_mul"], "mapping_lr_mul", "generator arch", 1e-8, 1e3)
     if family == "stylegan3":  # layer sizes follow from a few settings, not from a channel table
         return normalize_stylegan3(a)
     if "channels" not in a:
@@ -60,15 +66,21 @@ def normalize_arch(arch: dict) -> dict:
             a["channels"] = {r: min(base * 2 // r, cmax) for r in default_channels(res, 1, 1)}
         else:
             a["channels"] = default_channels(res, base, cmax)
-    a["channels"] = {str(int(k)): int(v) for k, v in a["channels"].items()}
+    if not isinstance(a["channels"], dict) or len(a["channels"]) > 16:
+        raise ModelFormatError(f"generator channels {short(a['channels'])} is not a table of up to 16 resolutions")
+    a["channels"] = {str(int(k)): v for k, v in a["channels"].items()}
     missing = [r for r in default_channels(res, 1, 1) if str(r) not in a["channels"]]
     if missing:
         raise ModelFormatError(f"generator arch lacks channel counts for resolutions {missing}")
     sizes = {k: a[k] for k in ("z_dim", "w_dim", "img_channels", "mapping_hidden")}
     sizes.update({f"channels at {r}": c for r, c in a["channels"].items()})
-    bad = {k: v for k, v in sizes.items() if not isinstance(v, int) or isinstance(v, bool) or v < 1}
+    bad = {k: short(v) for k, v in sizes.items()
+           if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= (16 if k == "img_channels" else MAX_WIDTH)}
     if bad:
-        raise ModelFormatError(f"generator sizes {bad} are not whole numbers of at least 1")
+        raise ModelFormatError(f"generator sizes {bad} are not whole numbers from 1 to {MAX_WIDTH} "
+                               "(img_channels: to 16)")
+    if a.get("conv_clamp") is not None:
+        a["conv_clamp"] = finite_number(a["conv_clamp"], "conv_clamp", "generator arch", 1e-3, 1e6)
     if family == "stylegan2":
         a.setdefault("conv_clamp", None)
         a.setdefault("resample_filter", [1, 3, 3, 1])
@@ -79,7 +91,14 @@ def normalize_arch(arch: dict) -> dict:
     taps = a[key]
     if (not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= MAX_FILTER_TAPS
             or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in taps)):
-        raise ModelFormatError(f"generator {key} {taps!r:.60} is not a list of 1 to {MAX_FILTER_TAPS} numbers")
+        raise ModelFormatError(f"generator {key} {short(taps)} is not a list of 1 to {MAX_FILTER_TAPS} numbers")
+    a[key] = [finite_number(t, key, "generator arch", -1e6, 1e6) for t in taps]
+    if sum(a[key]) <= 0:
+        raise ModelFormatError(f"generator {key} {a[key]} does not sum to more than 0")
+    if family == "stylegan1":
+        fused = a["fused_min_res"]
+        if not isinstance(fused, int) or isinstance(fused, bool) or not 1 <= fused <= 2 * MAX_RESOLUTION:
+            raise ModelFormatError(f"generator fused_min_res {short(fused)} is not a resolution")
     return a
 
 

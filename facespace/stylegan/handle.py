@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import FaceSpaceError
+from ..errors import FaceSpaceError, NonFiniteError
 from ..imageops import image_to_pil, native_to_image
 from ..runtime import Runtime, get_runtime
 from .generator import Generator
@@ -26,6 +26,24 @@ def precision_context(device: torch.device, dtype: torch.dtype):
     if dtype == torch.float32 or device.type != "cuda":
         return contextlib.nullcontext()
     return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def check_finite_latents(ws: torch.Tensor, name: str = "") -> None:
+    """Refuse latents holding NaN or inf (they would render as black pictures), naming the first bad row."""
+    finite = torch.isfinite(ws.reshape(ws.shape[0], -1)).all(dim=1) if ws.numel() else torch.ones(0, dtype=bool)
+    if not bool(finite.all()):
+        row = int((~finite).nonzero()[0])
+        raise NonFiniteError(f"latent {row} of {ws.shape[0]} holds NaN or inf; nothing was rendered"
+                             + (f" with {name}" if name else ""))
+
+
+def check_finite_output(raw: torch.Tensor, name: str, first: int = 0) -> None:
+    """Refuse a rendering that overflowed to NaN or inf instead of passing black pictures on."""
+    if not bool(torch.isfinite(raw).all()):
+        rows = torch.isfinite(raw.reshape(raw.shape[0], -1)).all(dim=1)
+        row = first + int((~rows).nonzero()[0])
+        raise NonFiniteError(f"rendering latent {row} with {name or 'the generator'} gave NaN or inf (its weights "
+                             "overflow for this latent; try a lower truncation psi or fp32)")
 
 
 @dataclass
@@ -68,6 +86,7 @@ class StyleGAN:
         if ws.ndim != 3 or ws.shape[1:] != (G.num_ws, G.w_dim):
             raise ValueError(f"W+ must have shape [N,{G.num_ws},{G.w_dim}] for {self.name or 'this generator'}, "
                              f"got {tuple(ws.shape)}")
+        check_finite_latents(ws, self.name)
         n = ws.shape[0]
         module = rt.load(G)
         device = rt.device()
@@ -82,6 +101,7 @@ class StyleGAN:
                 chunk = ws[start:start + batch_size].to(device=device, dtype=torch.float32)
                 with torch.no_grad(), precision_context(device, self.dtype):
                     raw = module.synthesis(chunk, noise_mode=self.noise_mode, transform=transform)
+                    check_finite_output(raw, self.name, start)
                 end = start + raw.shape[0]
                 out[start:end] = raw.float() if native else native_to_image(raw)
                 preview = image_to_pil(native_to_image(raw[-1:]))[0]

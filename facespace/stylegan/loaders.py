@@ -1,36 +1,18 @@
 """Pick the reader for a generator file by looking at its content, not its extension."""
 from __future__ import annotations
 
-import json
 import os
-import struct
 from pathlib import Path
 
 import torch
 
-from ..errors import ModelFormatError
+from ..errors import FaceSpaceError, ModelFormatError
+from ..limits import check_finite, short
+from ..safetensors_file import looks_like_safetensors, read_header
 from .generator import Generator
 
 EXPECTED = ("a StyleGAN generator: NVIDIA .pkl (TensorFlow, StyleGAN2-ADA-PyTorch or StyleGAN3), "
             "rosinality .pt, or a FaceSpace .safetensors")
-
-
-def _safetensors_header(path: Path, head: bytes) -> dict | None:
-    if len(head) < 10:
-        return None
-    (n,) = struct.unpack("<Q", head[:8])
-    if head[8:9] != b"{" or n > 100_000_000:
-        return None
-    size = path.stat().st_size
-    if 8 + n > size:
-        raise ModelFormatError(f"{path.name} looks like a safetensors file but is truncated "
-                               f"(header says {n} bytes, file has {size})")
-    with open(path, "rb") as f:
-        f.seek(8)
-        try:
-            return json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise ModelFormatError(f"{path.name} looks like a safetensors file but its header is damaged") from None
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -40,17 +22,37 @@ def detect_format(path: str | os.PathLike) -> str:
         raise FileNotFoundError(f"generator file {path} does not exist")
     if path.is_dir():
         raise ModelFormatError(f"{path} is a folder; expected {EXPECTED}")
+    if not path.is_file():  # a pipe or a device could block or never end
+        raise ModelFormatError(f"{path} is not a regular file; expected {EXPECTED}")
     with open(path, "rb") as f:
         head = f.read(16)
     if not head:
         raise ModelFormatError(f"{path.name} is empty; expected {EXPECTED}")
-    if _safetensors_header(path, head) is not None:
+    if looks_like_safetensors(head):
         return "safetensors"
     if head.startswith(b"PK\x03\x04"):
         return "torch-zip"
-    if head[:1] == b"\x80" and 2 <= head[1] <= 5:
+    if len(head) >= 2 and head[:1] == b"\x80" and 2 <= head[1] <= 5:
         return "pickle"
-    raise ModelFormatError(f"{path.name} is not a model file we know (starts with {head[:8]!r}); expected {EXPECTED}")
+    raise ModelFormatError(f"{path.name} is not a model file we know (its first bytes match none of the formats); "
+                           f"expected {EXPECTED}")
+
+
+def recorded_model(recorded, source: str, fix: str) -> str:
+    """A generator path recorded inside a file (a FaceSpace, a latent) is only a hint: it is used only when it
+    names a model file by content, and nothing of what it names is ever shown."""
+    ok = isinstance(recorded, str) and 0 < len(recorded) < 4096 and "\0" not in recorded
+    where = "it records no generator file"
+    if ok:
+        shown = short(recorded, 200)[1:-1]
+        where = f"it was made with {shown}, which is not there now"
+        try:
+            if Path(recorded).is_file():
+                detect_format(recorded)
+                return recorded
+        except (ModelFormatError, OSError, ValueError):
+            where = f"it records {shown} as its generator, which is not a model file"
+    raise FaceSpaceError(f"{source}: {where}; {fix}")
 
 
 def load_generator(path: str | os.PathLike) -> Generator:
@@ -69,9 +71,11 @@ def _load(path: Path) -> Generator:
         G = _convert(path, kind)
     except ModelFormatError:
         raise
-    except (AttributeError, TypeError, ValueError, IndexError, KeyError) as exc:  # data of the wrong kind
-        raise ModelFormatError(f"{path.name} holds data of an unexpected kind ({type(exc).__name__}: {exc}); "
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError, OverflowError, RecursionError) as exc:
+        detail = str(exc).splitlines()[0][:120] if str(exc) else ""  # data of the wrong kind
+        raise ModelFormatError(f"{path.name} holds data of an unexpected kind ({type(exc).__name__}: {detail}); "
                                f"expected {EXPECTED}") from None
+    check_finite(G.state_dict(), path.name)
     G.provenance.setdefault("file", path.name)
     G.source_path = str(path.resolve())  # where it was read from (kept in memory only, never written into files)
     G.fingerprint()  # hashed once here, while the weights are as read; later moves keep it
@@ -82,11 +86,10 @@ def _convert(path: Path, kind: str) -> Generator:
     if kind == "safetensors":
         from .native import load_native
 
-        with open(path, "rb") as f:
-            head = f.read(16)
-        return load_native(path, _safetensors_header(path, head))
+        return load_native(path, read_header(path, "generator file"))
     if kind == "torch-zip":
-        from .formats.rosinality import convert_rosinality, read_torch_file
+        from .formats.rosinality import convert_rosinality
+        from .safe_pickle import read_torch_file
 
         return convert_rosinality(read_torch_file(path), path.name)
     from .formats.pickles import load_pickle

@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ..errors import ModelFormatError
 from ..fileio import atomic_path
+from ..safetensors_file import SafetensorsHeader, bounded_json, read_tensors
 from .formats.common import generator_from_state
 from .generator import Generator
 
@@ -33,21 +34,18 @@ def save_generator(G: Generator, path: str | os.PathLike, overwrite: bool = Fals
     return path
 
 
-def load_native(path: Path, header: dict) -> Generator:
-    meta = header.get("__metadata__") or {}
+def load_native(path: Path, header: SafetensorsHeader) -> Generator:
+    meta = header.metadata
     if meta.get("format") != FORMAT_TAG:
         raise ModelFormatError(
             f"{path.name} is a safetensors file but not a FaceSpace generator (no '{FORMAT_TAG}' metadata); "
             "convert the original StyleGAN file with `python -m facespace convert`")
-    try:
-        arch = json.loads(meta["arch"])
-        provenance = json.loads(meta.get("provenance", "{}"))
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ModelFormatError(f"{path.name}: generator metadata is damaged ({exc})") from None
-    try:
-        state = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for damaged data
-        raise ModelFormatError(f"{path.name}: cannot read the tensors ({exc})") from None
+    if "arch" not in meta:
+        raise ModelFormatError(f"{path.name}: generator metadata is damaged (no arch)")
+    arch = bounded_json(meta["arch"], path.name, "the generator arch")
+    provenance = bounded_json(meta.get("provenance", "{}"), path.name, "the generator provenance")
+    if not isinstance(arch, dict):
+        raise ModelFormatError(f"{path.name}: generator arch is {type(arch).__name__}; expected a JSON object")
     if not isinstance(provenance, dict):
         raise ModelFormatError(f"{path.name}: generator provenance is {type(provenance).__name__}; expected a dict")
-    return generator_from_state(arch, state, provenance, path.name)
+    return generator_from_state(arch, read_tensors(path, header), provenance, path.name)

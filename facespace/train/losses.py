@@ -136,16 +136,15 @@ def find_vgg16(dirs: Iterable[Path]) -> Optional[Path]:
 
 
 def load_vgg16(path: Path) -> VGG16Features:
-    """VGG16 features from a torchvision-layout state dict (`.pth` read with weights_only, or `.safetensors`)."""
+    """VGG16 features from a torchvision-layout state dict (`.pth` through the bounded torch-file reader, or
+    `.safetensors`)."""
     path = Path(path)
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
+    from ..safetensors_file import read_tensors
+    from ..stylegan.safe_pickle import read_torch_file
 
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
+    try:
+        state = read_tensors(path) if path.suffix.lower() == ".safetensors" else read_torch_file(path)
+    except ModelFormatError as exc:
         raise ModelFormatError(f"{path} is not a readable VGG16 weights file: {exc}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

@@ -7,7 +7,7 @@ from typing import Optional
 
 import torch
 
-from ..errors import MissingWeightsFileError
+from ..errors import MissingWeightsFileError, TrainingFailedError
 from ..runtime import Runtime, get_runtime
 from ..space.model import FaceSpace
 from .fast_schedule import run_fast
@@ -53,11 +53,13 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
                               callback, "; " + perceptual_note if perceptual_note else "")
             encoder, table, recorder = SCHEDULE_RUNS[settings.schedule](job)
             final, working = final_psnr(job, encoder)
+            start = start_psnr(job)
             identity = identity_report(job, encoder)
     finally:
         for p, flag in zip(G.parameters(), requires_grad):
             p.requires_grad_(flag)
 
+    check_reached(working, start, names, settings, res)  # both at the working resolution
     metadata = {
         "settings": settings.to_dict(),
         "psnr": {name: round(float(v), 3) for name, v in zip(names, final)},
@@ -77,6 +79,43 @@ def train_facespace(stylegan, images, names=None, settings: TrainSettings | None
     }
     return FaceSpace(names, encoder.cpu().float(), settings.encoder, table.detach().float().cpu(), G.resolution,
                      G.fingerprint(), metadata, stylegan=stylegan if hasattr(stylegan, "generator") else None)
+
+
+# A diverged run ends clearly further from the photos than the untrained average face it started from, and
+# poor in itself; a short run may end a little below its start and is the user's choice.
+START_SHORTFALL_DB = 3.0
+FAILED_BELOW_DB = 10.0
+
+
+@torch.no_grad()
+def start_psnr(job: TrainingJob) -> torch.Tensor:
+    """Per-face PSNR [N] of the generator's average face, where training starts from."""
+    target = job.targets_at(job.res)
+    num_ws = job.G.num_ws
+    out = []
+    for i in range(0, job.n, 8):
+        ws = job.w_avg.reshape(1, 1, -1).expand(min(8, job.n - i), num_ws, -1)
+        out.append(psnr(job.render(ws, job.res), target[i:i + 8]).cpu())
+    return torch.cat(out)
+
+
+def check_reached(final: torch.Tensor, start: torch.Tensor, names: list[str], settings: TrainSettings,
+                  res: int) -> None:
+    """Refuse a result that ends far below the untrained average face it started from and below
+    FAILED_BELOW_DB (a diverged run, e.g. a far too high learning rate): nothing is then saved or returned.
+    A short run that stops below its PSNR target is the user's choice and is kept."""
+    final = torch.nan_to_num(final.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    mean, begun = float(final.mean()), float(start.float().mean())
+    if mean >= begun - START_SHORTFALL_DB or mean >= FAILED_BELOW_DB:
+        return
+    worst = int(final.argmin())
+    target = float(settings.target_psnr or 0.0)
+    raise TrainingFailedError(
+        f"training reached only {mean:.1f} dB mean PSNR (worst {float(final[worst]):.1f} dB on face "
+        f"{names[worst]}, at {res} px), below the untrained average face ({begun:.1f} dB)"
+        + (f" and far below the target of {target:g} dB" if target > 0 else "")
+        + f"; nothing was saved. Try a lower learning rate (it was {settings.lr:g}), more steps, or check that "
+        "the faces are aligned")
 
 
 def _perceptual_network(settings: TrainSettings, rt: Runtime, device):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from ...errors import ModelFormatError
+from ...limits import short
 from ..safe_pickle import PersistentObject
 from .common import generator_from_state, need
 
@@ -30,7 +31,8 @@ def our_names(tensors: dict) -> dict:
 
 
 def is_stylegan3(g: PersistentObject, tensors: dict) -> bool:
-    src = str(g.meta.get("module_src", ""))
+    src = g.meta.get("module_src", "")
+    src = src if isinstance(src, str) else ""
     return any(k.startswith("synthesis.input.") for k in tensors) or "class SynthesisInput" in src
 
 
@@ -48,7 +50,7 @@ def convert_ada(g: PersistentObject, source: str):
         raise ModelFormatError(f"{source} is a class-conditional generator (c_dim={c_dim}); only unconditional "
                                "face generators are supported")
     if syn_kw.get("architecture", "skip") != "skip":
-        raise ModelFormatError(f"{source}: generator architecture '{syn_kw['architecture']}' is not supported "
+        raise ModelFormatError(f"{source}: generator architecture {short(syn_kw['architecture'])} is not supported "
                                "(only 'skip')")
     fcs = sorted(int(m.group(1)) for k in tensors if (m := re.match(r"mapping\.fc(\d+)\.weight$", k)))
     blocks = sorted(int(m.group(1)) for k in tensors if (m := re.match(r"synthesis\.b(\d+)\.conv1\.weight$", k)))
@@ -66,10 +68,10 @@ def convert_ada(g: PersistentObject, source: str):
                                    need(tensors, f"synthesis.b{blocks[-1]}.torgb.weight", source).shape[0])),
         "mapping_layers": len(fcs),
         "mapping_hidden": int(first.shape[0] if len(fcs) > 1 else last.shape[0]),
-        "mapping_lr_mul": float(map_kw.get("lr_multiplier", 0.01)),
+        "mapping_lr_mul": map_kw.get("lr_multiplier", 0.01),
         "channels": {r: int(tensors[f"synthesis.b{r}.conv1.weight"].shape[0]) for r in blocks},
-        "conv_clamp": None if syn_kw.get("conv_clamp") is None else float(syn_kw["conv_clamp"]),
-        "resample_filter": list(syn_kw.get("resample_filter", [1, 3, 3, 1])),
+        "conv_clamp": syn_kw.get("conv_clamp"),
+        "resample_filter": syn_kw.get("resample_filter", [1, 3, 3, 1]),
     }
     prov = {"format": "stylegan2-ada-pytorch", "class_name": g.class_name}
     return generator_from_state(arch, state, prov, source)

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ...errors import ModelFormatError
+from ...limits import short
 from ..generator import Generator, build_generator, state_shapes
 
 
@@ -18,7 +19,7 @@ def generator_from_state(arch: dict, state: dict, provenance: dict, source: str)
     """Build from `arch`, load `state` (our key names) strictly; errors name `source` and the tensor at fault."""
     try:
         expected = state_shapes(arch)
-    except (ModelFormatError, KeyError, ValueError, TypeError, AttributeError) as exc:
+    except (ModelFormatError, KeyError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise ModelFormatError(f"{source}: cannot build a generator from its settings ({exc})") from None
     check_state(expected, {k: tuple(v.shape) for k, v in state.items()}, source)
     check_backed_by_data(state, source)
@@ -35,7 +36,7 @@ def check_state(expected: dict, found: dict, source: str) -> None:
         raise ModelFormatError(f"{source}: the file lacks {len(missing)} generator tensors, e.g. {missing[:3]}")
     unexpected = sorted(set(found) - set(expected))
     if unexpected:
-        raise ModelFormatError(f"{source}: unexpected generator tensors {unexpected[:3]}")
+        raise ModelFormatError(f"{source}: unexpected generator tensors {', '.join(map(short, unexpected[:3]))}")
     for k, shape in found.items():
         if shape != expected[k]:
             raise ModelFormatError(f"{source}: tensor for {k} has shape {shape}, "

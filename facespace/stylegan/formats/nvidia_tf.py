@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ...errors import ModelFormatError
+from ...limits import short
 from ..safe_pickle import TFNetwork
 from .common import as_tensor, generator_from_state, need
 
@@ -64,7 +65,7 @@ def _mapping(v: dict, source: str, static: dict):
     first, last = state["mapping_network.fc0.weight"], state[f"mapping_network.fc{n_layers - 1}.weight"]
     arch = {"z_dim": first.shape[1], "w_dim": last.shape[0], "mapping_layers": n_layers,
             "mapping_hidden": first.shape[0] if n_layers > 1 else last.shape[0],
-            "mapping_lr_mul": float(static.get("mapping_lrmul", 0.01))}
+            "mapping_lr_mul": static.get("mapping_lrmul", 0.01)}
     if "dlatent_avg" in v:
         state["w_avg"] = as_tensor(v["dlatent_avg"]).reshape(-1)
     else:
@@ -84,7 +85,7 @@ def convert_stylegan1(gs: TFNetwork, source: str):
     fused = syn_kw.get("fused_scale", "auto")
     arch.update(family="stylegan1", resolution=resolution,
                 img_channels=int(np.shape(need(v, "synthesis/ToRGB_lod0/weight", source))[3]),
-                blur_filter=list(syn_kw.get("blur_filter", [1, 2, 1])),
+                blur_filter=syn_kw.get("blur_filter", [1, 2, 1]),
                 fused_min_res=128 if fused == "auto" else (8 if fused else 2 * resolution))
     channels = {}
     layer = 0
@@ -120,14 +121,14 @@ def convert_stylegan2(gs: TFNetwork, source: str):
     v = gs.variables()
     syn_kw, map_kw = component_kwargs(gs, "synthesis"), component_kwargs(gs, "mapping")
     if syn_kw.get("architecture", "skip") != "skip":
-        raise ModelFormatError(f"{source}: StyleGAN2 '{syn_kw['architecture']}' generator architecture is not "
+        raise ModelFormatError(f"{source}: StyleGAN2 {short(syn_kw['architecture'])} generator architecture is not "
                                "supported (only 'skip', used by config-e/f)")
     arch, state = _mapping(v, source, map_kw)
     res_list = _resolutions(v, r"synthesis/(\d+)x\1/")
     resolution = res_list[-1]
     arch.update(family="stylegan2", resolution=resolution,
                 img_channels=int(np.shape(need(v, "synthesis/4x4/ToRGB/weight", source))[3]),
-                resample_filter=list(syn_kw.get("resample_kernel", [1, 3, 3, 1])), conv_clamp=None)
+                resample_filter=syn_kw.get("resample_kernel", [1, 3, 3, 1]), conv_clamp=None)
     channels = {}
     noise_idx = 0
     for res in res_list:
@@ -161,5 +162,5 @@ def convert_tf(obj, source: str):
         return convert_stylegan1(gs, source)
     if family == "stylegan2":
         return convert_stylegan2(gs, source)
-    raise ModelFormatError(f"{source}: TensorFlow network '{gs.state.get('name')}' is not a StyleGAN1 or StyleGAN2 "
-                           "generator (no synthesis/ToRGB variables)")
+    raise ModelFormatError(f"{source}: TensorFlow network {short(gs.state.get('name'))} is not a StyleGAN1 or "
+                           "StyleGAN2 generator (no synthesis/ToRGB variables)")

@@ -1,42 +1,27 @@
 """rosinality/stylegan2-pytorch checkpoints: torch.save({'g_ema': state_dict, 'latent_avg': ...}).
 
-Read with torch.load(weights_only=True); the only class allowed beyond tensors is argparse.Namespace
-(training checkpoints keep their command-line `args`).
+Read by our own torch-file reader (`safe_pickle.read_torch_file`): tensors, dicts and argparse.Namespace
+(training checkpoints keep their command-line `args`) only, within the loader's bounds.
 """
 from __future__ import annotations
 
-import argparse
-import pickle
 import re
-from pathlib import Path
 
 import torch
 
-from ...errors import ModelFormatError, UnsafeFileError
-from ..safe_pickle import torch_archive_globals
+from ...errors import ModelFormatError
+from ...limits import finite_number, short
+from ..safe_pickle import Namespace
 from .common import generator_from_state, need
-
-# Globals of plain tensor data in torch.save files (everything under torch.* is judged by torch.load itself).
-TORCH_DATA_GLOBALS = {"collections.OrderedDict", "argparse.Namespace", "builtins.set", "builtins.frozenset"}
 
 LATENT_AVG_SAMPLES = 4096
 
 
-def read_torch_file(path: Path):
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "global" in str(exc).lower():
-            bad = [g for g in torch_archive_globals(path) if g not in TORCH_DATA_GLOBALS and not g.startswith("torch.")]
-            what = f"'{bad[0]}'" if bad else "a global outside torch's data types"
-            raise UnsafeFileError(f"{path.name} asks to load {what}, which is not on the allow-list of a "
-                                  "StyleGAN file; refused, nothing from the file was run") from None
-        raise ModelFormatError(f"{path.name} is not a readable torch checkpoint ({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, ValueError, OSError, KeyError) as exc:
-        raise ModelFormatError(f"{path.name} is a damaged or truncated torch checkpoint "
-                               f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                               "expected a rosinality StyleGAN2 .pt") from None
+def _arg(args, name: str, default):
+    """A training argument from the checkpoint's `args` (a Namespace or a dict), if it is there."""
+    if isinstance(args, Namespace):
+        return args.get(name, default)
+    return args.get(name, default) if isinstance(args, dict) else default
 
 
 def convert_rosinality(ckpt, source: str):
@@ -45,7 +30,7 @@ def convert_rosinality(ckpt, source: str):
     elif isinstance(ckpt, dict) and "style.1.weight" in ckpt:
         sd, latent_avg, args = ckpt, None, None
     else:
-        keys = list(ckpt)[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
+        keys = [short(k, 30) for k in list(ckpt)[:6]] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ModelFormatError(f"{source} is a torch file but not a StyleGAN2 generator (found {keys}); expected a "
                                "rosinality checkpoint with 'g_ema'")
     if not isinstance(sd, dict) or "input.input" not in sd:
@@ -53,7 +38,7 @@ def convert_rosinality(ckpt, source: str):
     n_mlp = len([k for k in sd if re.match(r"style\.\d+\.weight$", k)])
     n_convs = len([k for k in sd if re.match(r"convs\.\d+\.conv\.weight$", k)])
     resolution = 4 * 2 ** (n_convs // 2)
-    lr_mlp = float(getattr(args, "lr_mlp", 0.01)) if args is not None else 0.01
+    lr_mlp = finite_number(_arg(args, "lr_mlp", 0.01), "args.lr_mlp", source, 1e-8, 1e3)
     state = {}
     for i in range(n_mlp):
         state[f"mapping_network.fc{i}.weight"] = need(sd, f"style.{i + 1}.weight", source)
@@ -92,7 +77,10 @@ def convert_rosinality(ckpt, source: str):
     state["w_avg"] = torch.zeros(arch["w_dim"])
     G = generator_from_state(arch, state, {"format": "rosinality"}, source)
     if latent_avg is not None:
-        G.w_avg.copy_(torch.as_tensor(latent_avg, dtype=torch.float32).reshape(-1))
+        if not isinstance(latent_avg, torch.Tensor) or latent_avg.numel() != G.w_dim:
+            shape = tuple(latent_avg.shape) if isinstance(latent_avg, torch.Tensor) else short(latent_avg)
+            raise ModelFormatError(f"{source}: latent_avg has shape {shape}; expected {G.w_dim} values (w_dim)")
+        G.w_avg.copy_(latent_avg.detach().to(torch.float32).reshape(-1))
     else:  # converted files carry latent_avg; bare states get the mean of the mapping over fixed samples
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
