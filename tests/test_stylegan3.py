@@ -250,3 +250,20 @@ def test_cli_info_convert_and_sample_with_transform(generators, tmp_path, capsys
     capsys.readouterr()
     assert main(["--device", "cpu", "sample", str(sg2), "--out", str(tmp_path / "x.png"), "--rotate", "5"]) == 2
     assert "StyleGAN3 images only; sg2.safetensors is a stylegan2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("setting, value, named", [
+    ("conv_clamp", math.inf, "conv_clamp"),
+    ("first_cutoff", math.nan, "first_cutoff"),
+    ("output_scale", 1e300, "output_scale"),
+    ("mapping_kwargs", {"num_layers": 2, "lr_multiplier": 10 ** 400}, "lr_multiplier"),
+    ("channel_base", "32768", "channel_base"),
+])
+def test_stylegan3_settings_out_of_range_are_refused_in_one_line(generators, tmp_path, setting, value, named):
+    G = generators["t"]
+    kwargs = stylegan3_init_kwargs(G)
+    kwargs[setting] = value
+    pkl = write_stylegan3_pickle(G, tmp_path / "bad.pkl", init_kwargs=kwargs)
+    with pytest.raises(ModelFormatError, match=named) as info:
+        load_generator(pkl)
+    assert "\n" not in str(info.value)

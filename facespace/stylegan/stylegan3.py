@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ModelFormatError
+from ..limits import finite_number, short
 from .layers import SQRT2, EqualLinear, accumulation_dtype, frozen_cache
 
 # Settings of NVIDIA's SynthesisNetwork / SynthesisLayer that shape the network, with their defaults.
@@ -45,14 +46,11 @@ def normalize_stylegan3(a: dict) -> dict:
         v = a[key]
         lo, hi = LIMITS.get(key, (1, 1 << 16))
         if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            raise ModelFormatError(f"StyleGAN3 setting {key}={v!r:.40} is not a whole number from {lo} to {hi}")
+            raise ModelFormatError(f"StyleGAN3 setting {key}={short(v)} is not a whole number from {lo} to {hi}")
     for key in ("first_cutoff", "first_stopband", "last_stopband_rel", "output_scale"):
-        v = a[key]
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v < 1e6:
-            raise ModelFormatError(f"StyleGAN3 setting {key}={v!r:.40} is not a positive number")
-        a[key] = float(v)
+        a[key] = finite_number(a[key], key, "StyleGAN3 settings", 1e-6, 1e6)
     if a["conv_clamp"] is not None:
-        a["conv_clamp"] = float(a["conv_clamp"])
+        a["conv_clamp"] = finite_number(a["conv_clamp"], "conv_clamp", "StyleGAN3 settings", 1e-3, 1e6)
     a["use_radial_filters"] = bool(a["use_radial_filters"])
     if a["num_critical"] >= a["num_layers"]:
         raise ModelFormatError(f"StyleGAN3 has {a['num_critical']} critically sampled layers of {a['num_layers']}; "

@@ -9,6 +9,7 @@ network in ways we would not reproduce.
 from __future__ import annotations
 
 from ...errors import ModelFormatError
+from ...limits import finite_number
 from ..safe_pickle import PersistentObject
 from ..stylegan3 import SYNTHESIS_DEFAULTS
 from .ada_pytorch import our_names
@@ -64,7 +65,8 @@ def convert_stylegan3(g: PersistentObject, source: str):
         arch[ours] = _whole(value, theirs, source)
     mapping = KwargsReader(kw.get("mapping_kwargs"), "mapping", source)
     arch["mapping_layers"] = _whole(mapping.get("num_layers", 2), "mapping num_layers", source)
-    arch["mapping_lr_mul"] = float(mapping.get("lr_multiplier", 0.01))
+    arch["mapping_lr_mul"] = finite_number(mapping.get("lr_multiplier", 0.01), "mapping lr_multiplier", source,
+                                           1e-8, 1e3)
     mapping.skip(MAPPING_TRAINING_ONLY)
     mapping.refuse_unread()
     for key, default in SYNTHESIS_DEFAULTS.items():
@@ -74,7 +76,7 @@ def convert_stylegan3(g: PersistentObject, source: str):
         elif isinstance(default, int):
             arch[key] = _whole(value, key, source)
         else:
-            arch[key] = float(value)
+            arch[key] = finite_number(value, key, source, -1e6, 1e6)  # ranges: normalize_stylegan3
     kw.skip(TRAINING_ONLY)
     kw.refuse_unread()
 
