@@ -95,9 +95,13 @@ def test_progress_previews_and_cancel_from_the_first_step(G, targets):
     steps = []
     project(G, targets[:2], ProjectionSettings(steps=6, preview_every=5, target_psnr=0), runtime,
             callback=lambda step, seconds, psnr, phase: steps.append((step, phase)))
-    assert "mean face" in runtime.updates[0][2]
-    assert [n for n, _, _ in runtime.updates[1:]] == [1, 2, 3, 4, 5, 6]
-    assert [p is not None for _, p, _ in runtime.updates[1:]] == [True, False, False, False, True, False]
+    # before the first step: measuring the mean face, comparing sampled faces (both cancellable)
+    assert "mean face" in runtime.updates[0][2] and "sampled faces" in runtime.updates[1][2]
+    assert [n for n, _, _ in runtime.updates[2:-1]] == [1, 2, 3, 4, 5, 6]
+    assert [p is not None for _, p, _ in runtime.updates[2:-1]] == [True, False, False, False, True, False]
+    # the last picture is labelled with each face's PSNR, and its status names the result
+    n, final, status = runtime.updates[-1]
+    assert n == 6 and final.height > runtime.updates[2][1].height and status.startswith("PSNR at 16 px: worst")
     assert steps[0] == (1, "w") and len(steps) == 6
     for after in (1, 3):
         runtime = _RecordingRuntime(cancel_after=after)
