@@ -5,7 +5,8 @@ import torch
 from facespace.errors import Cancelled, FaceSpaceError, SettingsError
 from facespace.projection import ProjectionSettings, project
 from facespace.runtime import PlainRuntime, Progress
-from facespace.stylegan import StyleGAN, tiny_generator
+from facespace.stylegan import StyleGAN, load_generator, tiny_generator
+from stylegan_fixtures import write_ada_pickle, write_rosinality, write_tf_pickle
 
 
 def generator_targets(G, n: int, seed: int) -> torch.Tensor:
@@ -123,3 +124,14 @@ def test_bad_targets_and_settings_are_refused(G):
         project(G, torch.rand(1, 16, 16, 3), runtime=rt())
     with pytest.raises(SettingsError, match="projection setting seconds must be a number >= 0"):
         ProjectionSettings(seconds=-1)
+
+
+@pytest.mark.parametrize("family, write", [("stylegan1", write_tf_pickle), ("stylegan2", write_ada_pickle),
+                                           ("stylegan2", write_rosinality)], ids=["sg1-tf", "sg2-ada", "rosinality"])
+def test_every_family_in_its_file_format_reaches_35_db(tmp_path, family, write):
+    path = write(tiny_generator(family, resolution=16, seed=3), tmp_path / "g.bin")
+    G = load_generator(path)
+    targets = generator_targets(G, 3, seed=4)
+    targets = (targets * 255).round() / 255  # 8-bit, like a photo
+    result = project(G, targets, ProjectionSettings(steps=300, target_psnr=35), rt())
+    assert (result.psnr >= 35).all(), result.psnr.tolist()

@@ -94,7 +94,7 @@ class TrainSettings:
     seconds: float = 0.0           # fast: time budget in seconds (0 = steps only)
     distill_steps: int = 100       # fast + mlp: regression steps before the output layer is solved exactly
     finetune_steps: int = 0        # fast + mlp: steps of the encoder through the generator after distilling
-    mixed_precision: bool = True   # bf16 autocast for the generator on CUDA
+    mixed_precision: bool = False  # bf16 autocast for the generator on CUDA (off: line searches need exact losses)
     seed: int = 0
     preview_every: int = 25        # steps between preview grids
 
