@@ -71,6 +71,8 @@ class BatchedLBFGS:
     def _accept(self, rows, f, g, fresh, project):
         s = self.trial[rows] - self.x[rows]
         y = g - self.g[rows]
+        if project is not None:  # curvature pairs live in the row's subspace, as its steps do
+            y = project(rows, y)
         sy = (s * y).sum(1)
         keep = ~fresh & (sy > 1e-10 * s.norm(dim=1) * y.norm(dim=1)) & (sy > 0)
         if keep.any():
