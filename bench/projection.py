@@ -58,6 +58,8 @@ def fixtures():
     return {
         "sg1-tf-32": ("StyleGAN1 TF pickle, 32 px, tiny", lambda d: write_tf_pickle(
             tiny_generator("stylegan1", 32, seed=0), d / "sg1-tf-32.pkl")),
+        "sg1-tf-64": ("StyleGAN1 TF pickle, 64 px, tiny", lambda d: write_tf_pickle(
+            tiny_generator("stylegan1", 64, seed=0), d / "sg1-tf-64.pkl")),
         "sg1-tf-64-w512": ("StyleGAN1 TF pickle, 64 px, 512-wide latents", lambda d: sg1_wide(d / "sg1-tf-64-w512.pkl")),
         "sg2-ada-64": ("StyleGAN2-ADA pickle, 64 px, 512-wide latents, zero w_avg", lambda d: ada_like(d / "sg2-ada-64.pkl")),
         "ros-32": ("rosinality .pt, 32 px, tiny", lambda d: write_rosinality(
@@ -115,11 +117,11 @@ def worker(args):
     print(json.dumps({"psnr": psnr, "cpu": round(cpu, 2), "reached": reached, "steps_run": fs.metadata["steps_run"]}))
 
 
-def previous_tree(rev: str, into: Path) -> Path:
+def previous_tree(repo: Path, rev: str, into: Path) -> Path:
     tree = into / f"facespace-{rev}"
     if not tree.exists():
         tree.mkdir(parents=True)
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "facespace"], check=True,
+        archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "facespace"], check=True,
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     return tree
@@ -142,6 +144,7 @@ def main():
     p.add_argument("--faces", type=int, default=6)
     p.add_argument("--cost", type=int, nargs="+", default=[1, 4], help="multiples of the default step budget")
     p.add_argument("--reference", default=PREVIOUS_RELEASE, help="git revision of the previous release")
+    p.add_argument("--repo", default=str(ROOT), help="git repository holding --reference (default: this one)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--tree", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
@@ -158,7 +161,7 @@ def main():
         p.error(f"unknown generators {unknown}; choose from {', '.join(gens)}")
     with tempfile.TemporaryDirectory(prefix="facespace-bench-") as tmp:
         tmp = Path(tmp)
-        trees = {"previous": previous_tree(args.reference, tmp), "new": ROOT}
+        trees = {"previous": previous_tree(Path(args.repo), args.reference, tmp), "new": ROOT}
         print(f"== projection: {args.faces} faces per set from random W+ (psi 0.7, 8-bit), sets {args.sets}; "
               f"previous = {args.reference}, new = working tree; CPU seconds at 1 thread, one process per run")
         print(f"{'generator':16s} {'set':>3s} {'cost':>4s} {'version':9s} {'worst':>6s} {'median':>6s} "

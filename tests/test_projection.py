@@ -5,7 +5,8 @@ import torch
 from facespace.errors import Cancelled, FaceSpaceError, SettingsError
 from facespace.projection import ProjectionSettings, project
 from facespace.runtime import PlainRuntime, Progress
-from facespace.stylegan import StyleGAN, tiny_generator
+from facespace.stylegan import StyleGAN, load_generator, tiny_generator
+from stylegan_fixtures import write_ada_pickle, write_rosinality, write_tf_pickle
 
 
 def generator_targets(G, n: int, seed: int) -> torch.Tensor:
@@ -95,9 +96,13 @@ def test_progress_previews_and_cancel_from_the_first_step(G, targets):
     steps = []
     project(G, targets[:2], ProjectionSettings(steps=6, preview_every=5, target_psnr=0), runtime,
             callback=lambda step, seconds, psnr, phase: steps.append((step, phase)))
-    assert "mean face" in runtime.updates[0][2]
-    assert [n for n, _, _ in runtime.updates[1:]] == [1, 2, 3, 4, 5, 6]
-    assert [p is not None for _, p, _ in runtime.updates[1:]] == [True, False, False, False, True, False]
+    # before the first step: measuring the mean face, comparing sampled faces (both cancellable)
+    assert "mean face" in runtime.updates[0][2] and "sampled faces" in runtime.updates[1][2]
+    assert [n for n, _, _ in runtime.updates[2:-1]] == [1, 2, 3, 4, 5, 6]
+    assert [p is not None for _, p, _ in runtime.updates[2:-1]] == [True, False, False, False, True, False]
+    # the last picture is labelled with each face's PSNR, and its status names the result
+    n, final, status = runtime.updates[-1]
+    assert n == 6 and final.height > runtime.updates[2][1].height and status.startswith("PSNR at 16 px: worst")
     assert steps[0] == (1, "w") and len(steps) == 6
     for after in (1, 3):
         runtime = _RecordingRuntime(cancel_after=after)
@@ -119,3 +124,14 @@ def test_bad_targets_and_settings_are_refused(G):
         project(G, torch.rand(1, 16, 16, 3), runtime=rt())
     with pytest.raises(SettingsError, match="projection setting seconds must be a number >= 0"):
         ProjectionSettings(seconds=-1)
+
+
+@pytest.mark.parametrize("family, write", [("stylegan1", write_tf_pickle), ("stylegan2", write_ada_pickle),
+                                           ("stylegan2", write_rosinality)], ids=["sg1-tf", "sg2-ada", "rosinality"])
+def test_every_family_in_its_file_format_reaches_35_db(tmp_path, family, write):
+    path = write(tiny_generator(family, resolution=16, seed=3), tmp_path / "g.bin")
+    G = load_generator(path)
+    targets = generator_targets(G, 3, seed=4)
+    targets = (targets * 255).round() / 255  # 8-bit, like a photo
+    result = project(G, targets, ProjectionSettings(steps=300, target_psnr=35), rt())
+    assert (result.psnr >= 35).all(), result.psnr.tolist()

@@ -90,6 +90,16 @@ def test_a_bare_generator_and_two_faces_but_not_one(G, faces):
         train_facespace(G, faces[:1], None, TrainSettings(steps=3), rt())
 
 
+def test_psnr_is_reported_at_the_output_resolution_beside_the_working_one():
+    G = tiny_generator(resolution=32, seed=0)
+    faces = generator_faces(G, 2, seed=1)[1]
+    fs = train_facespace(G, faces, ["a", "b"], TrainSettings(steps=8, resolution=16), rt())
+    meta = fs.metadata
+    assert (meta["psnr_resolution"], meta["working_resolution"]) == (32, 16)
+    assert set(meta["psnr_working"]) == {"a", "b"} and meta["target_psnr"] == 45.0
+    assert list(meta["psnr"].values()) == pytest.approx(reconstruction_psnr(fs, G, faces).tolist(), abs=0.01)
+
+
 def test_faces_of_another_size_are_resized_and_odd_shapes_refused(G, faces):
     larger = torch.nn.functional.interpolate(faces.permute(0, 3, 1, 2)[:2], size=64, mode="bilinear")
     fs = train_facespace(G, larger.permute(0, 2, 3, 1), None, TrainSettings(steps=2, init_candidates=0), rt())
@@ -197,14 +207,16 @@ def test_progress_reports_status_and_preview_grids(G, faces):
     runtime = _RecordingRuntime()
     train_facespace(G, faces[:3], None, TrainSettings(steps=12, preview_every=5, init_candidates=0, target_psnr=0),
                     runtime)
-    # The first update comes before any work (measuring the mean face), then one per step.
-    assert len(runtime.updates) == 13 and all(total == 12 for total, _, _ in runtime.updates)
-    previews = [p for _, p, _ in runtime.updates if p is not None]
+    # Two updates come before any step (measuring the mean face, comparing sampled faces), then one per step,
+    # then the result.
+    assert len(runtime.updates) == 15 and all(total == 12 for total, _, _ in runtime.updates)
+    previews = [p for _, p, _ in runtime.updates[:-1] if p is not None]
     assert len(previews) == 3  # steps 1, 5, 10
     tile, pad = 96, 4  # 16 px faces are enlarged to the smallest preview tile
     # three columns (faces), two rows (reconstruction above target)
     assert previews[0].size == (3 * tile + 4 * pad, 2 * tile + 3 * pad)
-    assert "mean face" in runtime.updates[0][2] and all("PSNR" in s for _, _, s in runtime.updates[1:])
+    assert "mean face" in runtime.updates[0][2] and all("PSNR" in s for _, _, s in runtime.updates[2:])
+    assert runtime.updates[-1][1] is not None and "worst" in runtime.updates[-1][2] and "face_0" in runtime.updates[-1][2]
 
 
 def test_cancel_stops_training(G, faces):

@@ -71,6 +71,8 @@ class BatchedLBFGS:
     def _accept(self, rows, f, g, fresh, project):
         s = self.trial[rows] - self.x[rows]
         y = g - self.g[rows]
+        if project is not None:  # curvature pairs live in the row's subspace, as its steps do
+            y = project(rows, y)
         sy = (s * y).sum(1)
         keep = ~fresh & (sy > 1e-10 * s.norm(dim=1) * y.norm(dim=1)) & (sy > 0)
         if keep.any():
@@ -113,23 +115,22 @@ class BatchedLBFGS:
         q = g.clone()
         count, head = self.count[rows], self.head[rows]
         steps = int(count.max()) if len(rows) else 0
+        # The rows' pairs newest first, gathered once; pairs a row does not have weigh 0.
+        ages = torch.arange(steps, device=g.device)
+        order = (head[:, None] - 1 - ages[None]) % self.m
+        S, Y = self.S[rows[:, None], order], self.Y[rows[:, None], order]
+        rho = self.rho[rows[:, None], order] * (ages[None] < count[:, None]).to(g.dtype)
         alphas = []
         for k in range(steps):  # newest to oldest
-            slot = (head - 1 - k) % self.m
-            valid = (k < count).to(g.dtype)
-            s, y, rho = self.S[rows, slot], self.Y[rows, slot], self.rho[rows, slot]
-            a = rho * (s * q).sum(1) * valid
-            q -= a[:, None] * y
-            alphas.append((slot, a))
+            a = rho[:, k] * (S[:, k] * q).sum(1)
+            q -= a[:, None] * Y[:, k]
+            alphas.append(a)
         has_memory = count > 0
         first = self.first_step[rows] / g.norm(dim=1).clamp_min(1e-30)
         q *= torch.where(has_memory, self.gamma[rows], first)[:, None]
         for k in reversed(range(steps)):  # oldest to newest
-            slot, a = alphas[k]
-            valid = (k < count).to(g.dtype)
-            s, y, rho = self.S[rows, slot], self.Y[rows, slot], self.rho[rows, slot]
-            b = rho * (y * q).sum(1) * valid
-            q += (a - b)[:, None] * s * valid[:, None]
+            b = rho[:, k] * (Y[:, k] * q).sum(1)
+            q += (alphas[k] - b)[:, None] * S[:, k]
         d = -q
         if project is not None:
             d = project(rows, d)

@@ -22,7 +22,7 @@ from ..train.rendering import Renderer, one_sided, resize, working_resolution
 from .lbfgs import BatchedLBFGS
 from .report import below_target, target_note
 from .settings import ProjectionSettings
-from .starts import RestartPool, measured_w_stats
+from .starts import SampledFaces, measured_w_stats
 
 # step, seconds since start, best PSNR so far per face at the working resolution [N], phase ('w' or 'W+')
 StepCallback = Callable[[int, float, torch.Tensor, str], None]
@@ -50,19 +50,21 @@ class ProjectionResult:
     restarts: torch.Tensor         # [N] restarts per face
     history: dict = field(default_factory=dict)  # step, loss, psnr_min, psnr_mean, phase (about 100 points)
 
-    def _names(self, names) -> list[str]:
+    def image_names(self, names=None) -> list[str]:
+        """`names` as a list, or 'image 1', 'image 2', ..."""
         return list(names) if names is not None else [f"image {i + 1}" for i in range(len(self.psnr))]
 
     def below_target(self, names=None) -> list[tuple[str, float]]:
         """(name, PSNR at the output resolution) of each face below the target."""
-        return below_target(self._names(names), self.psnr.tolist(), self.target_psnr)
+        return below_target(self.image_names(names), self.psnr.tolist(), self.target_psnr)
 
     def summary(self, names=None) -> str:
         """One line: worst/median PSNR at the output resolution and the faces below the target, by name."""
         v = self.psnr.float()
-        text = (f"PSNR at {self.resolution} px: worst {float(v.min()):.1f} dB, median {float(v.median()):.1f} dB "
-                f"({self.steps} steps, {self.seconds:.1f} s)")
-        note = target_note(self._names(names), self.psnr.tolist(), self.target_psnr)
+        worst = int(v.argmin())
+        text = (f"PSNR at {self.resolution} px: worst {float(v[worst]):.1f} dB ({self.image_names(names)[worst]}), "
+                f"median {float(v.median()):.1f} dB ({self.steps} steps, {self.seconds:.1f} s)")
+        note = target_note(self.image_names(names), self.psnr.tolist(), self.target_psnr)
         return f"{text}; {note}" if note else text
 
 
@@ -151,17 +153,17 @@ def run_projection(G, render: Renderer, loss: ImageLoss, targets: torch.Tensor, 
         progress.update(0, status="measuring the mean face")
         rt.check_cancel()
         mean, spread = measured_w_stats(G, settings.mean_samples, settings.seed, device, rt.check_cancel)
-        x0 = mean.view(1, 1, -1).expand(n, num_ws, -1).reshape(n, -1)
+        pool = SampledFaces(G, render, mean, settings.candidates, settings.seed, device)
+        progress.update(0, status="comparing sampled faces")
+        x0 = pool.starts(work, rt.check_cancel)[:, None].expand(n, num_ws, -1).reshape(n, -1)
         first = FIRST_STEP * float(spread) * math.sqrt(num_ws * w_dim)
         opt = BatchedLBFGS(x0, first, settings.history)
-        pool = RestartPool(G, render, mean, settings.restart_candidates if settings.restart_gap > 0 else 0,
-                           settings.seed, device)
         state = _FaceState(n, x0, work)
         shared = torch.ones(n, dtype=torch.bool, device=device)
         switch_at = torch.full((n,), settings.shared_w_fraction, device=device)
         history = {"step": [], "loss": [], "psnr_min": [], "psnr_mean": [], "phase": []}
         every = max(1, settings.steps // HISTORY_POINTS)
-        next_look, last_look = RESTART_EVERY, state.psnr.clone()
+        next_look, last_look = RESTART_EVERY, state.run_psnr.clone()
 
         def project_rows(rows, v):
             """Directions and gradients of faces still on one shared w: the mean over layers, on every layer."""
@@ -182,7 +184,7 @@ def run_projection(G, render: Renderer, loss: ImageLoss, targets: torch.Tensor, 
             if moving_on.any():
                 rows = moving_on.nonzero().view(-1)
                 shared[rows] = False
-                opt.restart(rows, state.best_x[rows])
+                opt.restart(rows, opt.x[rows])  # the best point of the face's current run
                 opt.failed_searches[rows] = 0
             if spent >= next_look and spent < RESTART_UNTIL:
                 restarted = _restart_lagging(state, last_look, settings, pool, opt, work, rt)
@@ -190,7 +192,7 @@ def run_projection(G, render: Renderer, loss: ImageLoss, targets: torch.Tensor, 
                     shared[restarted] = True
                     opt.failed_searches[restarted] = 0
                     switch_at[restarted] = spent + settings.shared_w_fraction * (1 - spent)
-                last_look = state.psnr.clone()
+                last_look = state.run_psnr.clone()
                 while next_look <= spent:
                     next_look += RESTART_EVERY
             rows = (~state.done).nonzero().view(-1)
@@ -221,9 +223,15 @@ def run_projection(G, render: Renderer, loss: ImageLoss, targets: torch.Tensor, 
             rt.check_cancel()
         wplus = state.best_x.view(n, num_ws, w_dim).float()
         out_psnr = output_psnr(G, render, wplus, targets, rt)
-        return ProjectionResult(wplus.detach().cpu().clone(), out_psnr, G.resolution, state.psnr.cpu().clone(), res,
-                                settings.target_psnr, step, round(budget.elapsed(), 3), state.restarts.cpu().clone(),
-                                history)
+        result = ProjectionResult(wplus.detach().cpu().clone(), out_psnr, G.resolution, state.psnr.cpu().clone(),
+                                  res, settings.target_psnr, step, round(budget.elapsed(), 3),
+                                  state.restarts.cpu().clone(), history)
+        # The last picture says what was reached, face by face, at the output resolution.
+        face_names = result.image_names(names)
+        labels = [f"{nm} {v:.1f} dB" for nm, v in zip(face_names, out_psnr.tolist())]
+        progress.update(0, preview=preview_grid(state.best_img, targets, labels=labels),
+                        status=result.summary(face_names))
+        return result
     finally:
         progress.close()
 
@@ -236,6 +244,7 @@ class _FaceState:
         self.best_f = torch.full((n,), float("inf"), device=device)
         self.best_x = x0.clone()
         self.psnr = torch.full((n,), float("-inf"), device=device)
+        self.run_psnr = self.psnr.clone()  # the best PSNR since the face's last (re)start
         self.best_img = torch.zeros_like(work)
         self.done = torch.zeros(n, dtype=torch.bool, device=device)
         self.restarts = torch.zeros(n, dtype=torch.long, device=device)
@@ -264,19 +273,21 @@ def _evaluate(G, render, loss: ImageLoss, opt: BatchedLBFGS, state: _FaceState, 
             state.best_x[idx] = ws.detach()[better].flatten(1)
             state.psnr[idx] = psnr(img.detach()[better], target[better])
             state.best_img[idx] = img.detach()[better].float().clamp(0, 1)
+        state.run_psnr[chunk] = torch.maximum(state.run_psnr[chunk], psnr(img.detach(), target))
         fs.append(per_face)
         gs.append(grad.flatten(1))
     opt.tell(rows, torch.cat(fs), torch.cat(gs), project_rows)
     return total if any_finite else float("nan")
 
 
-def _restart_lagging(state: _FaceState, last_look: torch.Tensor, settings: ProjectionSettings, pool: RestartPool,
+def _restart_lagging(state: _FaceState, last_look: torch.Tensor, settings: ProjectionSettings, pool: SampledFaces,
                      opt: BatchedLBFGS, work: torch.Tensor, rt: Runtime) -> torch.Tensor:
     """Faces far behind the best face that stopped improving start again from their nearest unused sample."""
     if settings.restart_gap <= 0 or len(state.psnr) < 2:
         return state.psnr.new_zeros(0, dtype=torch.long)
     lead = float(state.psnr.max())
-    lagging = (state.psnr < lead - settings.restart_gap) & (state.psnr - last_look < STALL_DB) & ~state.done
+    stalled = state.run_psnr - last_look < STALL_DB  # a run restarted since the last look is still improving
+    lagging = (state.psnr < lead - settings.restart_gap) & stalled & ~state.done
     restarted = []
     for face in lagging.nonzero().view(-1).tolist():
         w = pool.nearest(face, work[face], rt.check_cancel)
@@ -285,6 +296,7 @@ def _restart_lagging(state: _FaceState, last_look: torch.Tensor, settings: Proje
         num_ws = opt.x.shape[1] // w.numel()
         opt.restart(torch.tensor([face], device=work.device), w.view(1, 1, -1).expand(1, num_ws, -1).reshape(1, -1))
         state.restarts[face] += 1
+        state.run_psnr[face] = float("-inf")
         restarted.append(face)
     return torch.tensor(restarted, dtype=torch.long, device=work.device)
 

@@ -15,7 +15,7 @@ _RULES = {
     "shared_w_fraction": (_number(0, 1), "a number in [0, 1]"),
     "history": (_whole(1), "a whole number >= 1"),
     "restart_gap": (_number(0), "a number >= 0 (0 = no restarts)"),
-    "restart_candidates": (_whole(0), "a whole number >= 0 (0 = no restarts)"),
+    "candidates": (_whole(0), "a whole number >= 0 (0 = start at the mean, no restarts)"),
     "mean_samples": (_whole(1), "a whole number >= 1"),
     "batch_size": (_whole(0), "a whole number >= 0 (0 = all faces)"),
     "preview_every": (_whole(0), "a whole number >= 0 (0 = no previews)"),
@@ -30,10 +30,11 @@ class ProjectionSettings:
     Budget: at most `steps` steps (one step = one forward and backward pass of the faces still working),
     at most `seconds` seconds when > 0; a face stops as soon as it reaches `target_psnr` dB (when > 0), and the
     whole projection stops when every face has.
-    Search: every face starts at the mean of mapping(z) over `mean_samples` samples; per-face L-BFGS (memory
+    Search: every face starts at the mean of mapping(z) over `mean_samples` samples, or at the nearest of
+    `candidates` sampled faces where that is closer; per-face L-BFGS (memory
     `history`) moves one w per face for the first `shared_w_fraction` of the budget (a face whose line search
     fails twice moves on earlier), then the full W+. A face that lags more than `restart_gap` dB behind the best
-    face and stopped improving starts again from the nearest not yet tried of `restart_candidates` sampled faces
+    face and stopped improving starts again from the nearest not yet tried of the sampled faces
     (the best result found for it is kept either way). The loss is computed at most at `resolution` px;
     PSNR is reported at the generator's resolution too.
     """
@@ -45,7 +46,7 @@ class ProjectionSettings:
     shared_w_fraction: float = 0.3
     history: int = 100
     restart_gap: float = 10.0
-    restart_candidates: int = 128
+    candidates: int = 256
     mean_samples: int = 1024
     batch_size: int = 0
     mixed_precision: bool = False  # bf16 autocast for the generator on CUDA

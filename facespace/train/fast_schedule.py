@@ -18,7 +18,7 @@ def projection_settings(s: TrainSettings):
     # The MLP needs headroom for its distillation.
     target = s.target_psnr + (1.0 if s.encoder == "mlp" and s.target_psnr > 0 else 0.0)
     return ProjectionSettings(steps=s.steps, target_psnr=target, seconds=s.seconds, resolution=s.resolution,
-                              shared_w_fraction=s.shared_w_fraction, restart_candidates=s.init_candidates,
+                              shared_w_fraction=s.shared_w_fraction, candidates=s.init_candidates,
                               batch_size=s.batch_size, mixed_precision=s.mixed_precision,
                               preview_every=s.preview_every, seed=s.seed)
 

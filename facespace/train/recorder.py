@@ -76,10 +76,24 @@ class Recorder:
         self.progress.close()
 
 
-def preview_grid(recon01: torch.Tensor, targets01: torch.Tensor, max_tile: int = 256, min_tile: int = 96):
-    """Reconstructions (top row) above targets (bottom row), one column per face, as a PIL image."""
+def preview_grid(recon01: torch.Tensor, targets01: torch.Tensor, max_tile: int = 256, min_tile: int = 96,
+                 labels: Optional[list[str]] = None):
+    """Reconstructions (top row) above targets (bottom row), one column per face, as a PIL image; with
+    `labels`, one line of text under each column (e.g. its name and PSNR)."""
     n = recon01.shape[0]
     tile = max(min_tile, min(max_tile, targets01.shape[-1]))
     pics = native_to_pil(resize(recon01.float().cpu(), tile) * 2 - 1) + native_to_pil(
         resize(targets01.float().cpu(), tile) * 2 - 1)
-    return grid(pics, cols=n)
+    sheet = grid(pics, cols=n)
+    if not labels:
+        return sheet
+    from PIL import Image, ImageDraw
+
+    strip = 14
+    out = Image.new("RGB", (sheet.width, sheet.height + strip), (255, 255, 255))
+    out.paste(sheet, (0, 0))
+    draw = ImageDraw.Draw(out)
+    pad = (sheet.width - n * tile) // (n + 1)
+    for i, text in enumerate(labels[:n]):
+        draw.text((pad + i * (tile + pad), sheet.height - 2), text[: tile // 6], fill=(0, 0, 0))
+    return out

@@ -40,7 +40,7 @@ _RULES = {
     "perceptual_resolution": (_whole(32), "a whole number >= 32 (VGG16 halves images five times)"),
     "pull_weight": (_number(0), "a number >= 0"),
     "resolution": (_whole(0), "a whole number >= 0 (0 = the generator's resolution)"),
-    "init_candidates": (_whole(0), "a whole number >= 0 (0 = no restarts)"),
+    "init_candidates": (_whole(0), "a whole number >= 0 (0 = the mean W, no restarts)"),
     "shared_w_fraction": (_number(0, 1), "a number in [0, 1]"),
     "target_psnr": (_number(0), "a number >= 0 (0 = run all steps)"),
     "seconds": (_number(0), "a number >= 0 (0 = no time limit)"),
@@ -61,11 +61,12 @@ class TrainSettings:
       images alone, the learning rate multiplied by `anneal` after each cycle; optionally `steps // 2` epochs
       with 100x pixel loss. Batches of `batch_size` faces; an epoch is one pass over the faces.
     schedule 'fast': all faces at once, by the projector (facespace.projection): every face starts at the
-      measured mean W; per-face L-BFGS moves one w per face for the first `shared_w_fraction` of the budget,
-      then the full W+, at most at `resolution` px. The budget is `steps` steps (one forward and backward pass
+      measured mean W (or the nearest of `init_candidates` sampled faces where that is closer); per-face
+      L-BFGS moves one w per face for the first `shared_w_fraction` of the budget, then the full W+, at most
+      at `resolution` px. The budget is `steps` steps (one forward and backward pass
       of the faces still working each) or `seconds` (when > 0), whichever runs out first; a face stops once it
-      reaches `target_psnr` (when > 0). Faces lagging far behind the others start again from the nearest of
-      `init_candidates` sampled faces. `lr`, `cycles` and `anneal` belong to the original schedule. Then the
+      reaches `target_psnr` (when > 0). Faces lagging far behind the others start again from their nearest
+      sampled face not yet tried. `lr`, `cycles` and `anneal` belong to the original schedule. Then the
       table goes into the encoder: exactly for 'linear'; for 'mlp' by a short regression and an exact
       least-squares output layer.
       `target_psnr` also stops the original schedule early (measured on its encoder's output).
@@ -87,13 +88,13 @@ class TrainSettings:
     pull_weight: float = 1e4       # original: encoder output -> W+ table MSE during the first phase
     pixel_finetune: bool = False   # original: extra steps//2 epochs with 100x pixel loss
     resolution: int = 256          # cap on the working resolution (0 = the generator's full resolution)
-    init_candidates: int = 128     # fast: sampled faces that lagging faces restart from (0 = no restarts)
+    init_candidates: int = 256     # fast: sampled faces to start and restart from (0 = the mean W, no restarts)
     shared_w_fraction: float = 0.3  # fast: fraction of the budget moving one w per face before layers move apart
     target_psnr: float = 45.0      # fast: a face stops at this PSNR (dB); both: stop once every face has; 0 = never
     seconds: float = 0.0           # fast: time budget in seconds (0 = steps only)
     distill_steps: int = 100       # fast + mlp: regression steps before the output layer is solved exactly
     finetune_steps: int = 0        # fast + mlp: steps of the encoder through the generator after distilling
-    mixed_precision: bool = True   # bf16 autocast for the generator on CUDA
+    mixed_precision: bool = False  # bf16 autocast for the generator on CUDA (off: line searches need exact losses)
     seed: int = 0
     preview_every: int = 25        # steps between preview grids
 
