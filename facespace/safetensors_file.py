@@ -115,6 +115,18 @@ def read_header(path: str | os.PathLike, what: str = "safetensors file") -> Safe
     return SafetensorsHeader(meta, tensors, 8 + n)
 
 
+def check_format(meta: dict, path, fmt: str, version: int, what: str, written_by: str) -> int:
+    """The file's format version, once its metadata names our format `fmt` at a version this code reads."""
+    if meta.get("format") != fmt:
+        raise ModelFormatError(f"{path} is not a {what} (a .safetensors written by {written_by} was expected; "
+                               f"its metadata format is {short(meta.get('format'))})")
+    found = meta.get("format_version", "")
+    if not isinstance(found, str) or not found.isdigit() or int(found) > version:
+        raise ModelFormatError(f"{path} has {what} format version {short(found)}; this version reads up to "
+                               f"{version}")
+    return int(found)
+
+
 def read_tensors(path: str | os.PathLike, header: SafetensorsHeader | None = None) -> dict[str, torch.Tensor]:
     """All tensors of a safetensors file (CPU, writable), read after `read_header`'s checks."""
     path = Path(path)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from facespace.identity import distances, missing_reason
-from facespace.imageops import image_to_pil, pil_to_image
+from facespace.imageops import image_to_pil
 from facespace.runtime import PlainRuntime
 from facespace.stylegan import StyleGAN, tiny_generator
 from facespace.train import TrainSettings, load_facespace, save_facespace, train_facespace

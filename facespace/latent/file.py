@@ -21,7 +21,7 @@ from ..errors import FaceSpaceError, ModelFormatError
 from ..fileio import atomic_path, check_writable
 from ..limits import check_finite, short
 from ..npy_file import read_npy
-from ..safetensors_file import bounded_json, read_header, read_tensors
+from ..safetensors_file import bounded_json, check_format, read_header, read_tensors
 from .value import Latent
 
 FORMAT = "facespace.latent"
@@ -78,13 +78,7 @@ def is_latent_file(path: str | os.PathLike) -> bool:
 def _read_safetensors(path: Path) -> Latent:
     header = read_header(path, "latent file")
     meta = header.metadata
-    if meta.get("format") != FORMAT:
-        raise ModelFormatError(f"{path} is not a latent file (a .safetensors written by FaceSpace with "
-                               f"format {FORMAT!r} was expected; its format is {short(meta.get('format'))})")
-    version = meta.get("format_version", "")
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise ModelFormatError(f"{path} has latent format version {short(version)}; this version reads up to "
-                               f"{FORMAT_VERSION}")
+    check_format(meta, path, FORMAT, FORMAT_VERSION, "latent file", f"FaceSpace with format {FORMAT!r}")
     if set(header.tensors) != {"wplus"}:
         raise ModelFormatError(f"{path} is a damaged latent file: tensors {sorted(map(short, header.tensors))[:4]}, "
                                f"expected ['wplus']")

@@ -17,8 +17,8 @@ from safetensors.torch import save_file
 
 from ..errors import ModelFormatError
 from ..fileio import atomic_path, check_writable
-from ..limits import check_finite, short
-from ..safetensors_file import bounded_json, read_header, read_tensors
+from ..limits import check_finite
+from ..safetensors_file import bounded_json, check_format, read_header, read_tensors
 from .encoders import encoder_from_state
 from .model import FaceSpace
 
@@ -56,13 +56,7 @@ def read_facespace_info(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"FaceSpace file {path} not found")
     meta = read_header(path, "FaceSpace file").metadata
-    if meta.get("format") != FORMAT:
-        raise ModelFormatError(f"{path} is not a FaceSpace file (a .safetensors written by FaceSpace training "
-                               f"was expected; its metadata format is {short(meta.get('format'))})")
-    version = meta.get("format_version", "")
-    if not version.isdigit() or int(version) > FORMAT_VERSION:
-        raise ModelFormatError(f"{path} has FaceSpace format version {short(version)}; this version reads up to "
-                               f"{FORMAT_VERSION}")
+    version = check_format(meta, path, FORMAT, FORMAT_VERSION, "FaceSpace file", "FaceSpace training")
     if "facespace" not in meta:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: no 'facespace' metadata")
     info = bounded_json(meta["facespace"], str(path), "the FaceSpace metadata")
@@ -71,7 +65,7 @@ def read_facespace_info(path: str | os.PathLike) -> dict:
     missing = [k for k in _CORE_KEYS if k not in info]
     if missing:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: metadata lacks {missing}")
-    info["format_version"] = int(version)
+    info["format_version"] = version
     return info
 
 
