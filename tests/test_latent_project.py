@@ -6,34 +6,10 @@ import nodes.comfy as comfy
 from facespace.errors import Cancelled, FaceSpaceError
 from facespace.latent import project_latent, square_pictures
 from facespace.projection import ProjectionSettings
-from facespace.runtime import PlainRuntime, Progress
 from facespace.stylegan import StyleGAN, tiny_generator
 from node_util import defaults
+from recording_runtime import RecordingRuntime
 from nodes.latent_project import FaceSpaceProjectImage
-
-
-class Recording(PlainRuntime):
-    """A plain CPU runtime that keeps every preview and can be told to cancel after some steps."""
-
-    def __init__(self, cancel_after=None):
-        super().__init__("cpu", show_progress=False)
-        self.previews, self.updates, self.cancel_after = [], 0, cancel_after
-
-    def progress(self, total, desc=""):
-        runtime = self
-
-        class Kept(Progress):
-            def update(self, n=1, preview=None, status=None):
-                super().update(n)
-                runtime.updates += 1
-                if preview is not None:
-                    runtime.previews.append(preview)
-
-        return Kept(total, desc)
-
-    def check_cancel(self):
-        if self.cancel_after is not None and self.updates >= self.cancel_after:
-            raise Cancelled("cancelled by the user")
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +38,7 @@ def test_pictures_are_made_square_by_crop_pad_or_stretch():
 def test_projected_pictures_render_back_close_to_themselves(stylegan):
     targets = generated(stylegan, 1)
     latent, result = project_latent(stylegan, targets, ProjectionSettings(steps=300, target_psnr=35),
-                                    labels="ann, bo", runtime=Recording())
+                                    labels="ann, bo", runtime=RecordingRuntime())
     assert latent.labels == ("ann", "bo") and latent.generator_fingerprint == stylegan.generator.fingerprint()
     assert (result.psnr >= 35).all(), result.psnr
     back = latent.render(stylegan)
@@ -73,7 +49,7 @@ def test_projected_pictures_render_back_close_to_themselves(stylegan):
 
 
 def test_the_node_shows_progress_with_previews_and_cancels(stylegan, monkeypatch):
-    rt = Recording()
+    rt = RecordingRuntime()
     monkeypatch.setattr(comfy, "_runtime", rt)
     targets = generated(stylegan, 2)
     with torch.inference_mode():  # as ComfyUI runs every node
@@ -82,8 +58,8 @@ def test_the_node_shows_progress_with_previews_and_cancels(stylegan, monkeypatch
     latent, reconstructions = out["result"]
     assert latent.labels == ("painting", "poster") and reconstructions.shape == (2, 16, 16, 3)
     assert "PSNR at 16 px" in out["ui"]["text"][0]
-    assert rt.updates >= 30 and rt.previews, "progress at every step, with previews"
-    monkeypatch.setattr(comfy, "_runtime", Recording(cancel_after=3))
+    assert len(rt.updates) >= 30 and rt.previews, "progress at every step, with previews"
+    monkeypatch.setattr(comfy, "_runtime", RecordingRuntime(cancel_after=3))
     with pytest.raises(Cancelled):
         FaceSpaceProjectImage().project(**defaults(FaceSpaceProjectImage, stylegan=stylegan, images=targets,
                                                    steps=200, target_psnr=0.0))

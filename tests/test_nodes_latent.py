@@ -66,14 +66,14 @@ def test_random_latent_then_render_gives_sample_stylegans_faces(stylegan):
 def test_render_node_shows_progress_and_cancels(stylegan, monkeypatch):
     import nodes.comfy as comfy
     from facespace.errors import Cancelled
-    from test_latent_project import Recording
+    from recording_runtime import RecordingRuntime
 
     (lat,) = call(FaceSpaceRandomLatent, stylegan=stylegan, count=5)
-    rt = Recording()
+    rt = RecordingRuntime()
     monkeypatch.setattr(comfy, "_runtime", rt)
     call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, batch_size=2)
-    assert rt.updates == 3 and rt.previews == []  # chunks of 2, 2 and 1; the result itself is the picture
-    monkeypatch.setattr(comfy, "_runtime", Recording(cancel_after=1))
+    assert len(rt.updates) == 3 and rt.previews == []  # chunks of 2, 2 and 1; the result itself is the picture
+    monkeypatch.setattr(comfy, "_runtime", RecordingRuntime(cancel_after=1))
     with pytest.raises(Cancelled):
         call(FaceSpaceRenderLatent, stylegan=stylegan, latent=lat, batch_size=2)
 

@@ -4,8 +4,9 @@ import torch
 
 from facespace.errors import Cancelled, FaceSpaceError, SettingsError
 from facespace.projection import ProjectionSettings, project
-from facespace.runtime import PlainRuntime, Progress
+from facespace.runtime import PlainRuntime
 from facespace.stylegan import StyleGAN, load_generator, tiny_generator
+from recording_runtime import RecordingRuntime
 from stylegan_fixtures import write_ada_pickle, write_rosinality, write_tf_pickle
 
 
@@ -71,41 +72,21 @@ def test_same_seed_same_codes_and_a_batch_gives_each_face_its_own_answer(G, targ
     assert torch.allclose(alone.wplus[0], a.wplus[2], atol=3e-3)
 
 
-class _RecordingRuntime(PlainRuntime):
-    def __init__(self, cancel_after=None):
-        super().__init__("cpu", show_progress=False)
-        self.updates, self.cancel_after = [], cancel_after
-
-    def progress(self, total, desc=""):
-        runtime = self
-
-        class Rec(Progress):
-            def update(self, n=1, preview=None, status=None):
-                super().update(n)
-                runtime.updates.append((self.n, preview, status))
-
-        return Rec(total, desc)
-
-    def check_cancel(self):
-        if self.cancel_after is not None and len(self.updates) >= self.cancel_after:
-            raise Cancelled("cancelled by the user")
-
-
 def test_progress_previews_and_cancel_from_the_first_step(G, targets):
-    runtime = _RecordingRuntime()
+    runtime = RecordingRuntime()
     steps = []
     project(G, targets[:2], ProjectionSettings(steps=6, preview_every=5, target_psnr=0), runtime,
             callback=lambda step, seconds, psnr, phase: steps.append((step, phase)))
     # before the first step: measuring the mean face, comparing sampled faces (both cancellable)
-    assert "mean face" in runtime.updates[0][2] and "sampled faces" in runtime.updates[1][2]
-    assert [n for n, _, _ in runtime.updates[2:-1]] == [1, 2, 3, 4, 5, 6]
-    assert [p is not None for _, p, _ in runtime.updates[2:-1]] == [True, False, False, False, True, False]
+    assert "mean face" in runtime.updates[0].status and "sampled faces" in runtime.updates[1].status
+    assert [u.done for u in runtime.updates[2:-1]] == [1, 2, 3, 4, 5, 6]
+    assert [u.preview is not None for u in runtime.updates[2:-1]] == [True, False, False, False, True, False]
     # the last picture is labelled with each face's PSNR, and its status names the result
-    n, final, status = runtime.updates[-1]
-    assert n == 6 and final.height > runtime.updates[2][1].height and status.startswith("PSNR at 16 px: worst")
+    n, _, final, status = runtime.updates[-1]
+    assert n == 6 and final.height > runtime.updates[2].preview.height and status.startswith("PSNR at 16 px: worst")
     assert steps[0] == (1, "w") and len(steps) == 6
     for after in (1, 3):
-        runtime = _RecordingRuntime(cancel_after=after)
+        runtime = RecordingRuntime(cancel_after=after)
         with pytest.raises(Cancelled):
             project(G, targets[:2], ProjectionSettings(steps=50), runtime)
         assert len(runtime.updates) == after

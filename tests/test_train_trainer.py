@@ -10,8 +10,9 @@ from facespace.blend import format_weights, parse_weights
 from facespace.errors import (Cancelled, FaceSpaceError, MissingWeightsFileError, SettingsError,
                               TrainingDivergedError)
 from facespace.imageops import native_to_image
-from facespace.runtime import PlainRuntime, Progress
+from facespace.runtime import PlainRuntime
 from facespace.stylegan import StyleGAN, tiny_generator
+from recording_runtime import RecordingRuntime
 from facespace.train import TrainSettings, train_facespace
 from facespace.train.inputs import training_names
 from facespace.train.losses import VGG16Features, psnr
@@ -183,44 +184,25 @@ def test_nan_stops_training_with_a_clear_error(G, faces, schedule):
         train_facespace(_NaNGenerator(G, after=3), faces[:2], None, settings, rt())
 
 
-class _RecordingRuntime(PlainRuntime):
-    def __init__(self, cancel_after=None):
-        super().__init__("cpu", show_progress=False)
-        self.updates, self.cancel_after = [], cancel_after
-
-    def progress(self, total, desc=""):
-        runtime = self
-
-        class Rec(Progress):
-            def update(self, n=1, preview=None, status=None):
-                super().update(n)
-                runtime.updates.append((self.total, preview, status))
-
-        return Rec(total, desc)
-
-    def check_cancel(self):
-        if self.cancel_after is not None and len(self.updates) >= self.cancel_after:
-            raise Cancelled("cancelled by the user")
-
-
 def test_progress_reports_status_and_preview_grids(G, faces):
-    runtime = _RecordingRuntime()
+    runtime = RecordingRuntime()
     train_facespace(G, faces[:3], None, TrainSettings(steps=12, preview_every=5, init_candidates=0, target_psnr=0),
                     runtime)
     # Two updates come before any step (measuring the mean face, comparing sampled faces), then one per step,
     # then the result.
-    assert len(runtime.updates) == 15 and all(total == 12 for total, _, _ in runtime.updates)
-    previews = [p for _, p, _ in runtime.updates[:-1] if p is not None]
+    assert len(runtime.updates) == 15 and all(u.total == 12 for u in runtime.updates)
+    previews = [u.preview for u in runtime.updates[:-1] if u.preview is not None]
     assert len(previews) == 3  # steps 1, 5, 10
     tile, pad = 96, 4  # 16 px faces are enlarged to the smallest preview tile
     # three columns (faces), two rows (reconstruction above target)
     assert previews[0].size == (3 * tile + 4 * pad, 2 * tile + 3 * pad)
-    assert "mean face" in runtime.updates[0][2] and all("PSNR" in s for _, _, s in runtime.updates[2:])
-    assert runtime.updates[-1][1] is not None and "worst" in runtime.updates[-1][2] and "face_0" in runtime.updates[-1][2]
+    assert "mean face" in runtime.updates[0].status and all("PSNR" in u.status for u in runtime.updates[2:])
+    last = runtime.updates[-1]
+    assert last.preview is not None and "worst" in last.status and "face_0" in last.status
 
 
 def test_cancel_stops_training(G, faces):
-    runtime = _RecordingRuntime(cancel_after=3)
+    runtime = RecordingRuntime(cancel_after=3)
     with pytest.raises(Cancelled):
         train_facespace(G, faces[:2], None, TrainSettings(steps=50, init_candidates=0), runtime)
     assert len(runtime.updates) == 3
