@@ -6,7 +6,6 @@ per-layer scale (gain / sqrt(fan_in), times a learning-rate multiplier) is appli
 from __future__ import annotations
 
 import math
-import weakref
 
 import torch
 import torch.nn.functional as F
@@ -43,24 +42,6 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return F.conv_transpose2d(x, w, stride=2, padding=(f.shape[-1] - 2) // 2, groups=c)
 
 
-def frozen_cache(module: nn.Module, slot: str, source: torch.Tensor, dtype: torch.dtype, make):
-    """`make(source.to(dtype))`, cached on `module` while `source` is unchanged and needs no gradient.
-
-    Rebuilt after any in-place update (version counter), move or cast. Built outside inference mode so
-    the cached tensor can take part in later gradient computations (e.g. through the latents).
-    """
-    if source.requires_grad and torch.is_grad_enabled():
-        return make(source.to(dtype))
-    key = (source.data_ptr(), -1 if source.is_inference() else source._version, source.device, dtype)
-    cache = module.__dict__.setdefault("_frozen_cache", {})
-    hit = cache.get(slot)
-    if hit is None or hit[0]() is not source or hit[1] != key:
-        with torch.inference_mode(False), torch.no_grad():
-            hit = (weakref.ref(source), key, make(source.detach().to(dtype).clone()))
-        cache[slot] = hit
-    return hit[2]
-
-
 class EqualLinear(nn.Module):
     """Dense layer with run-time weight scaling (`gain` / sqrt(fan_in) * `lr_mul`; bias * `lr_mul`).
 
@@ -80,9 +61,8 @@ class EqualLinear(nn.Module):
         self.bias_gain = lr_mul
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = frozen_cache(self, "weight", self.weight, x.dtype, lambda w: (w * self.weight_gain).t())
-        b = frozen_cache(self, "bias", self.bias, x.dtype, lambda b: b * self.bias_gain)
-        x = torch.addmm(b, x, w)
+        x = torch.addmm(self.bias.to(x.dtype), x, self.weight.to(x.dtype).t(), beta=self.bias_gain,
+                        alpha=self.weight_gain)
         if self.activation == "lrelu":
             x = F.leaky_relu(x, 0.2)
             if self.style == "stylegan2":
@@ -109,6 +89,20 @@ class MappingNetwork(nn.Module):
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
         return x
+
+
+def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """1x1 convolution, weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias [Co]; the result is
+    NCHW-contiguous. On channels_last input it is one batched matrix product straight into NCHW."""
+    n, ci, h, w = x.shape
+    co = weight.shape[-2]
+    if not x.is_contiguous(memory_format=torch.channels_last):
+        if weight.dim() == 2:
+            return F.conv2d(x, weight[:, :, None, None] * gain, bias).contiguous()
+        return torch.baddbmm(bias.reshape(1, co, 1), weight, x.reshape(n, ci, h * w), alpha=gain).reshape(n, co, h, w)
+    pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, ci).transpose(1, 2)  # [N,Ci,HW] view of the NHWC data
+    out = torch.baddbmm(bias.reshape(1, co, 1).expand(n, co, 1), weight.expand(n, co, ci), pixels, alpha=gain)
+    return out.reshape(n, co, h, w)
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:

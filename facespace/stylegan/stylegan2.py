@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (SQRT2, EqualLinear, accumulation_dtype, frozen_cache, make_filter, modulated_conv2d,
+from .layers import (SQRT2, EqualLinear, make_filter, modulated_conv2d,
                      upsample2d)
 
 
@@ -31,7 +31,9 @@ class SynthesisLayer(nn.Module):
         self.up = up
         self.conv_clamp = conv_clamp
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        # stored channels_last, the activations' layout (loading copies into it and keeps it)
+        w = torch.randn(out_channels, in_channels, 3, 3).contiguous(memory_format=torch.channels_last)
+        self.weight = nn.Parameter(w)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
@@ -40,13 +42,8 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         # lrelu(y) * sqrt(2) == lrelu(y * sqrt(2)): the gain is folded into the conv output, noise and bias
         noise = noise_for(x.shape[0], x, self.noise_const, noise_mode)
-        cl = torch.channels_last
-        weight = frozen_cache(self, "weight", self.weight, x.dtype, lambda w: w.contiguous(memory_format=cl))
-        wsq = frozen_cache(self, "wsq", self.weight, accumulation_dtype(x.dtype), lambda w: w.square().sum(dim=[2, 3]))
-        weight_t = (frozen_cache(self, "weight_t", self.weight, x.dtype,
-                                 lambda w: w.transpose(0, 1).contiguous(memory_format=cl)) if self.up else None)
-        x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
-                             gain=SQRT2, bias=self.bias * SQRT2, wsq=wsq, weight_t=weight_t)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
+                             gain=SQRT2, bias=self.bias * SQRT2)
         if noise is not None:
             x = x.addcmul_(noise.reshape(-1, 1, *self.noise_const.shape), self.noise_strength.to(x.dtype) * SQRT2)
         x = F.leaky_relu(x, 0.2, inplace=True)
