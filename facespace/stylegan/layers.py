@@ -92,16 +92,15 @@ class MappingNetwork(nn.Module):
 
 
 def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-    """1x1 convolution, weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias [Co]; the result is
-    NCHW-contiguous. On channels_last input it is one batched matrix product straight into NCHW."""
+    """1x1 convolution, weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias [Co], as one batched
+    matrix product whose result is NCHW-contiguous (from channels_last input too, with no reorder)."""
     n, ci, h, w = x.shape
     co = weight.shape[-2]
-    if not x.is_contiguous(memory_format=torch.channels_last):
-        if weight.dim() == 2:
-            return F.conv2d(x, weight[:, :, None, None] * gain, bias).contiguous()
-        return torch.baddbmm(bias.reshape(1, co, 1), weight, x.reshape(n, ci, h * w), alpha=gain).reshape(n, co, h, w)
-    pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, ci).transpose(1, 2)  # [N,Ci,HW] view of the NHWC data
-    out = torch.baddbmm(bias.reshape(1, co, 1).expand(n, co, 1), weight.expand(n, co, ci), pixels, alpha=gain)
+    if x.is_contiguous(memory_format=torch.channels_last):
+        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, ci).transpose(1, 2)  # [N,Ci,HW] view of NHWC data
+    else:
+        pixels = x.reshape(n, ci, h * w)
+    out = torch.baddbmm(bias.reshape(1, co, 1), weight.expand(n, co, ci), pixels, alpha=gain)
     return out.reshape(n, co, h, w)
 
 
@@ -116,8 +115,7 @@ def layout_of(x: torch.Tensor) -> torch.memory_format:
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      up: bool = False, filt: torch.Tensor | None = None, fused: bool | None = None,
-                     gain: float = 1.0, bias: torch.Tensor | None = None, wsq: torch.Tensor | None = None,
-                     weight_t: torch.Tensor | None = None) -> torch.Tensor:
+                     gain: float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
     """StyleGAN2 modulated convolution: scale input channels by `styles`, optionally demodulate.
 
     x [N,Ci,H,W], weight [Co,Ci,k,k], styles [N,Ci]; returns conv * gain (+ `bias` [Co]).
@@ -125,8 +123,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     `fused` picks one (grouped) convolution with per-sample weights, or a shared-weight convolution
     with the modulation applied to the activations; both compute the same. By default a single
     sample uses whichever touches less memory, batches and gradient passes use shared weights.
-    `wsq` (sum of squared weights over the kernel, [Co,Ci]) and `weight_t` (weight.transpose(0, 1))
-    may be passed precomputed.
+    For `up`, the transposed convolution reads weight.transpose(0, 1): storing the weight so that this
+    view is channels_last spares a reorder of the kernel on every call.
     """
     n, ci, h, w_ = x.shape
     co, _, kh, kw = weight.shape
@@ -136,8 +134,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if demodulate:  # in float32 even under autocast: the sums of squares overflow float16
         acc = accumulation_dtype(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
-            if wsq is None:
-                wsq = weight.to(acc).square().sum(dim=[2, 3])
+            wsq = weight.to(acc).square().sum(dim=[2, 3])
             coef = ((styles.to(acc).square() @ wsq.to(acc).t() + 1e-8).rsqrt() * gain).to(x.dtype)  # [N,Co]
     elif gain != 1:
         coef = styles.new_full((n, co), gain)
@@ -158,12 +155,16 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         return x.reshape(n, co, h, w_)
     x = x * styles.reshape(n, ci, 1, 1)
     if up:
-        wt = weight.transpose(0, 1) if weight_t is None else weight_t.to(x.dtype)
-        x = F.conv_transpose2d(x, wt, stride=2)
+        x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
         x = depthwise_fir(x, filt, 1, gain=4.0)
     else:
         x = F.conv2d(x, weight, padding=kh // 2)
     if coef is None:
-        return x if bias is None else x + bias.to(x.dtype).reshape(1, co, 1, 1)
+        return x if bias is None else x.add_(bias.to(x.dtype).reshape(1, co, 1, 1))
     coef = coef.reshape(n, co, 1, 1)
-    return x * coef if bias is None else torch.addcmul(bias.to(x.dtype).reshape(1, co, 1, 1), x, coef)
+    if bias is None:
+        bias = coef.new_zeros(())
+    if torch.is_grad_enabled() and (coef.requires_grad or bias.requires_grad):
+        return torch.addcmul(bias.to(x.dtype).reshape(1, co, 1, 1), x, coef)
+    # x is the convolution's fresh output: scaled in place
+    return torch.addcmul(bias.to(x.dtype).reshape(1, co, 1, 1), x, coef, out=x)

@@ -186,23 +186,51 @@ class ConvLayer(nn.Module):
         # The stored layout is the one the convolution reads (loading copies into it and keeps it):
         # channels_last, and for the transposed conv channels_last of its [Ci,Co,3,3] view.
         cl = torch.channels_last
-        w = (torch.randn(in_channels, out_channels, 3, 3).contiguous(memory_format=cl).transpose(0, 1) if up
-             else torch.randn(out_channels, in_channels, 3, 3).contiguous(memory_format=cl))
-        self.weight = nn.Parameter(w)
+        w = (torch.empty(in_channels, out_channels, 3, 3, memory_format=cl).transpose(0, 1) if up
+             else torch.empty(out_channels, in_channels, 3, 3, memory_format=cl))
+        self.weight = nn.Parameter(w.copy_(torch.randn(out_channels, in_channels, 3, 3)))
         self.weight_gain = SQRT2 / math.sqrt(in_channels * 9)
         self.up, self.fused_up = up, fused_up
 
-    def forward(self, x, bias, up_filter):
-        """conv(x) + bias / g, with g = `weight_gain` left to the epilogue."""
+    def forward(self, x, bias, up_filter=None, edge_tap: float = 0.25):
+        """conv(x) + bias / g, with g = `weight_gain` left to the epilogue; `edge_tap` is the blur's outer tap."""
         bias = bias.to(x.dtype) / self.weight_gain
         w = self.weight.to(x.dtype)
         if not self.up:
             return F.conv2d(x, w, bias, padding=1)
-        if self.fused_up:
-            x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-            return depthwise_fir(x, up_filter.to(x.dtype), 1, gain=4.0, bias=bias)
-        x = F.conv_transpose2d(x.flip([2, 3]), w.transpose(0, 1), stride=2)
-        return depthwise_fir(x, up_filter.to(x.dtype), 1, gain=4.0, bias=bias).flip([2, 3])
+        if not self.fused_up:
+            x = x.flip([2, 3])
+        z = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
+        y = unpad_box_edges(z, depthwise_fir(z, up_filter.to(x.dtype), 1, gain=4.0, bias=bias),
+                            up_filter.to(x.dtype), edge_tap)
+        return y if self.fused_up else y.flip([2, 3])
+
+
+def unpad_box_edges(z: torch.Tensor, y: torch.Tensor, up_filter: torch.Tensor, edge_tap: float) -> torch.Tensor:
+    """Makes y = FIR(z) (the blur convolved with the 2x2 box, on zero-padded z) equal to blur(box(z)) with
+    the blur's own zero padding, in place. The two differ only in the outermost output rows and columns:
+    there the first form also sees the box of the first (last) row of z with the zero padding beyond it,
+    which the second pads away. Per axis that is edge_tap * z[0] (z[-1]) too much in output row 0 (-1);
+    in 2D the two axes' excesses are taken away and their overlap, the corners, added back.
+    """
+    f1 = up_filter.sum(dim=0) * 2  # the separable 1-D taps with their gain 2 (4 in 2D)
+    c = z.shape[1]
+    k = f1.flip(0).reshape(1, 1, -1).expand(c, 1, -1)
+
+    def fir1d(lines):  # [N,C,2R+1] -> [N,C,2R], the 1-D FIR with padding 1
+        return F.conv1d(lines, k, padding=1, groups=c)
+
+    rows = fir1d(torch.stack([z[:, :, 0, :], z[:, :, -1, :]], dim=1).reshape(-1, c, z.shape[3]))
+    cols = fir1d(torch.stack([z[:, :, :, 0], z[:, :, :, -1]], dim=1).reshape(-1, c, z.shape[2]))
+    n = z.shape[0]
+    rows, cols = rows.reshape(n, 2, c, -1), cols.reshape(n, 2, c, -1)
+    corners = z[:, :, ::z.shape[2] - 1, ::z.shape[3] - 1] * edge_tap ** 2  # [N,C,2,2]
+    y[:, :, 0, :] -= edge_tap * rows[:, 0]
+    y[:, :, -1, :] -= edge_tap * rows[:, 1]
+    y[:, :, :, 0] -= edge_tap * cols[:, 0]
+    y[:, :, :, -1] -= edge_tap * cols[:, 1]
+    y[:, :, ::y.shape[2] - 1, ::y.shape[3] - 1] += corners
+    return y
 
 
 class ToRGB(nn.Module):
@@ -232,14 +260,14 @@ class Block1(nn.Module):
         self.epi1 = Epilogue(out_channels, w_dim, resolution)
         self.torgb = ToRGB(out_channels, img_channels)
 
-    def forward(self, x, ws, noise_mode, up_filter):
+    def forward(self, x, ws, noise_mode, up_filter, edge_tap):
         if x is None:  # the constant plus its bias: no convolution, gain 1
             x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
             x = (x + self.epi0.bias.to(ws.dtype).reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
             x = self.epi0(x, ws[:, 0], noise_mode)
         else:
-            x = self.epi0(self.conv0(x, self.epi0.bias, up_filter), ws[:, 0], noise_mode, self.conv0.weight_gain)
-        return self.epi1(self.conv1(x, self.epi1.bias, up_filter), ws[:, 1], noise_mode, self.conv1.weight_gain)
+            x = self.epi0(self.conv0(x, self.epi0.bias, up_filter, edge_tap), ws[:, 0], noise_mode, self.conv0.weight_gain)
+        return self.epi1(self.conv1(x, self.epi1.bias), ws[:, 1], noise_mode, self.conv1.weight_gain)
 
 
 class SynthesisNetwork1(nn.Module):
@@ -247,8 +275,12 @@ class SynthesisNetwork1(nn.Module):
                  blur_filter=(1, 2, 1), fused_min_res: int = 128):
         super().__init__()
         self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
+        taps = np.asarray(blur_filter, dtype=np.float64)
+        if len(taps) != 3 or taps[0] != taps[2]:
+            raise ValueError(f"StyleGAN1 blur_filter must be 3 symmetric taps like NVIDIA's [1, 2, 1], got {blur_filter}")
+        self.edge_tap = float(taps[0] / taps.sum())
         # the blur convolved with the 2x2 box of the up convolution (see ConvLayer)
-        up_taps = np.convolve([1.0, 1.0], np.asarray(blur_filter, dtype=np.float64))
+        up_taps = np.convolve([1.0, 1.0], taps)
         self.register_buffer("up_filter", make_filter(up_taps), persistent=False)
         for res in self.resolutions:
             cin = 0 if res == 4 else channels[res // 2]
@@ -261,7 +293,7 @@ class SynthesisNetwork1(nn.Module):
         x = None
         for i, res in enumerate(self.resolutions):
             block = getattr(self, f"b{res}")
-            x = block(x, ws[:, 2 * i:2 * i + 2], noise_mode, self.up_filter)
+            x = block(x, ws[:, 2 * i:2 * i + 2], noise_mode, self.up_filter, self.edge_tap)
             if max_resolution is not None and res >= max_resolution:
                 break
         return block.torgb(x).contiguous()

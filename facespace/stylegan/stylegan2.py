@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (SQRT2, EqualLinear, make_filter, modulated_conv2d,
-                     upsample2d)
+from .layers import SQRT2, EqualLinear, make_filter, modulated_conv2d, pointwise_conv, upsample2d
 
 
 def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
@@ -31,9 +30,12 @@ class SynthesisLayer(nn.Module):
         self.up = up
         self.conv_clamp = conv_clamp
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
-        # stored channels_last, the activations' layout (loading copies into it and keeps it)
-        w = torch.randn(out_channels, in_channels, 3, 3).contiguous(memory_format=torch.channels_last)
-        self.weight = nn.Parameter(w)
+        # stored in the layout the convolution reads (loading copies into it and keeps it): channels_last,
+        # and for the transposed conv channels_last of its [Ci,Co,3,3] view
+        cl = torch.channels_last
+        w = (torch.empty(in_channels, out_channels, 3, 3, memory_format=cl).transpose(0, 1) if up
+             else torch.empty(out_channels, in_channels, 3, 3, memory_format=cl))
+        self.weight = nn.Parameter(w.copy_(torch.randn(out_channels, in_channels, 3, 3)))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
@@ -64,8 +66,10 @@ class ToRGBLayer(nn.Module):
         self.weight_gain = 1.0 / math.sqrt(in_channels)
 
     def forward(self, x, w, fused: bool | None = None):
-        styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused, bias=self.bias)
+        """`fused` has no effect: the per-sample 1x1 weights [N,3,Ci] are always cheaper than modulating x."""
+        styles = self.affine(w).to(x.dtype)
+        weight = self.weight.to(x.dtype).flatten(1).unsqueeze(0) * styles.unsqueeze(1)  # [N,Co,Ci]
+        x = pointwise_conv(x, weight, self.bias.to(x.dtype), self.weight_gain)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
         return x
