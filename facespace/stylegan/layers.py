@@ -92,16 +92,17 @@ class MappingNetwork(nn.Module):
 
 
 def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-    """1x1 convolution, weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias [Co], as one batched
-    matrix product whose result is NCHW-contiguous (from channels_last input too, with no reorder)."""
-    n, ci, h, w = x.shape
-    co = weight.shape[-2]
-    if x.is_contiguous(memory_format=torch.channels_last):
-        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, ci).transpose(1, 2)  # [N,Ci,HW] view of NHWC data
-    else:
-        pixels = x.reshape(n, ci, h * w)
-    out = torch.baddbmm(bias.reshape(1, co, 1), weight.expand(n, co, ci), pixels, alpha=gain)
-    return out.reshape(n, co, h, w)
+    """1x1 convolution (to few channels), weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias
+    [Co]. Per-sample weights run one convolution per sample: cheaper than modulating all of x."""
+    if weight.dim() == 2:
+        return F.conv2d(x, (weight * gain)[:, :, None, None], bias)
+    n, _, h, w = x.shape
+    if n == 1:
+        return F.conv2d(x, (weight[0] * gain)[:, :, None, None], bias)
+    out = torch.empty(n, weight.shape[1], h, w, dtype=x.dtype, device=x.device, memory_format=layout_of(x))
+    for i in range(n):
+        out[i:i + 1] = F.conv2d(x[i:i + 1], (weight[i] * gain)[:, :, None, None], bias)
+    return out
 
 
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -111,6 +112,19 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
 
 def layout_of(x: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+
+
+def tap_energy(weight: torch.Tensor) -> torch.Tensor:
+    """Sum of squares over the kernel taps, [Co,Ci] from [Co,Ci,k,k]: one multiply-add per tap on slices
+    whose inner dimension is contiguous in the stored layout (a plain reduction over the two trailing
+    dims strides through channels_last memory)."""
+    w = weight.transpose(0, 1) if weight.transpose(0, 1).is_contiguous(memory_format=torch.channels_last) else weight
+    acc = w.new_zeros(w.shape[:2])
+    for i in range(w.shape[2]):
+        for j in range(w.shape[3]):
+            tap = w[:, :, i, j]
+            acc.addcmul_(tap, tap)
+    return acc if w is weight else acc.t()
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
@@ -134,16 +148,15 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if demodulate:  # in float32 even under autocast: the sums of squares overflow float16
         acc = accumulation_dtype(x.dtype)
         with torch.autocast(x.device.type, enabled=False):
-            wsq = weight.to(acc).square().sum(dim=[2, 3])
-            coef = ((styles.to(acc).square() @ wsq.to(acc).t() + 1e-8).rsqrt() * gain).to(x.dtype)  # [N,Co]
+            wsq = tap_energy(weight.to(acc))
+            coef = ((styles.to(acc).square() @ wsq.t() + 1e-8).rsqrt() * gain).to(x.dtype)  # [N,Co]
     elif gain != 1:
         coef = styles.new_full((n, co), gain)
     if fused is None:  # gradients through per-sample weights would cost a weight-gradient convolution
         fused = n == 1 and 2 * co * kh * kw < h * w_ and not (styles.requires_grad and torch.is_grad_enabled())
     if fused:
-        wm = weight.unsqueeze(0) * styles.reshape(n, 1, ci, 1, 1)
-        if coef is not None:
-            wm = wm * coef.reshape(n, co, 1, 1, 1)
+        scale = styles.reshape(n, 1, ci) if coef is None else coef.reshape(n, co, 1) * styles.reshape(n, 1, ci)
+        wm = weight.unsqueeze(0) * scale.reshape(*scale.shape, 1, 1)  # one pass over the kernel
         b = None if bias is None else bias.to(x.dtype).repeat(n)
         if up:
             wm = wm.transpose(1, 2).reshape(n * ci, co, kh, kw).contiguous(memory_format=layout_of(x))
