@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from facespace.stylegan import load_generator, save_generator, tiny_generator
-from facespace.stylegan import stylegan1
+from facespace.stylegan import layers
 from facespace.stylegan.layers import make_filter
 from facespace.stylegan.stylegan1 import ConvLayer, Epilogue, nhwc_moments
 
@@ -43,7 +43,7 @@ def test_stylegan1_up_layer_equals_nvidia_ops(fused, layout):
 @pytest.mark.parametrize("noise_mode", ["const", "random", "none"])
 def test_epilogue_in_place_and_autograd_paths_equal_the_formula(noise_mode, monkeypatch):
     """noise -> bias -> lrelu -> instance norm (eps 1e-8) -> style, with the conv's weight gain g handed over."""
-    monkeypatch.setattr(stylegan1, "ROWS_ELEMENTS", 64)  # several row slices even on a small image
+    monkeypatch.setattr(layers, "ROWS_ELEMENTS", 64)  # several row slices even on a small image
     torch.manual_seed(1)
     c, r, g = 4, 8, 0.05
     epi = Epilogue(c, 16, r).double().requires_grad_(False)
@@ -76,7 +76,7 @@ def test_epilogue_in_place_and_autograd_paths_equal_the_formula(noise_mode, monk
 
 
 def test_moments_stay_accurate_when_the_mean_dwarfs_the_spread(monkeypatch):
-    monkeypatch.setattr(stylegan1, "ROWS_ELEMENTS", 256)
+    monkeypatch.setattr(layers, "ROWS_ELEMENTS", 256)
     x = torch.randn(2, 64, 64, 3) + torch.tensor([1e3, -2e3, 0.5])
     mean, var = nhwc_moments(x)
     x64 = x.double()
@@ -105,3 +105,32 @@ def test_weights_keep_the_convolution_layout_through_save_and_load(family, tmp_p
     assert b8.conv0.weight.transpose(0, 1).is_contiguous(memory_format=CL)  # what the transposed conv reads
     G2 = G.to(torch.float64)
     assert G2.synthesis_network.b8.conv0.weight.transpose(0, 1).is_contiguous(memory_format=CL)
+
+
+@pytest.mark.parametrize("up", [False, True])
+@pytest.mark.parametrize("noise_mode", ["const", "random", "none"])
+def test_stylegan2_layer_gradients_equal_autograd_of_the_plain_ops(up, noise_mode, monkeypatch):
+    """With frozen weights the layer runs as one autograd Function; with trainable weights as plain ops."""
+    from facespace.stylegan.stylegan2 import SynthesisLayer
+
+    monkeypatch.setattr(layers, "ROWS_ELEMENTS", 64)
+    torch.manual_seed(2)
+    layer = SynthesisLayer(6, 5, 8, 16 if up else 8, up=up).double()
+    with torch.no_grad():
+        layer.bias.normal_()
+        layer.noise_strength.fill_(0.7)
+    filt = make_filter([1, 3, 3, 1]).double()
+    x0 = torch.randn(2, 6, 8, 8, dtype=torch.float64).contiguous(memory_format=CL)
+    w0 = torch.randn(2, 8, dtype=torch.float64)
+    target = torch.randn(2, 5, 16 if up else 8, 16 if up else 8, dtype=torch.float64)
+    grads = []
+    for trainable in (False, True):
+        layer.requires_grad_(trainable)
+        x, w = x0.clone().requires_grad_(True), w0.clone().requires_grad_(True)
+        torch.manual_seed(9)
+        out = layer(x, w, noise_mode, filt)
+        assert layer._gradient_to_inputs_only(x, w, None) is not trainable
+        (out * target).sum().backward()
+        grads.append((out.detach(), x.grad, w.grad))
+    for fast, plain in zip(*grads):
+        torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-10)

@@ -105,6 +105,41 @@ def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, ga
     return out
 
 
+ROWS_ELEMENTS = 1 << 20  # 4 MB of float32 per slice: temporaries that size come back from the heap without page faults
+
+
+def row_slices(x: torch.Tensor):
+    """Slices of the pixel rows of an NHWC view [N,H,W,C], each about ROWS_ELEMENTS per sample."""
+    n, h, w, c = x.shape
+    step = max(1, ROWS_ELEMENTS // (w * c))
+    return [slice(i, min(i + step, h)) for i in range(0, h, step)]
+
+
+def channel_sums(a: torch.Tensor, b: torch.Tensor | None = None, dtype=None, transform=None) -> torch.Tensor:
+    """Per sample and channel sums over H, W of `a`, or of a * transform(b), as [N,C,1,1]; rows of
+    channels_last CPU tensors are taken a slice at a time, so no full-size product is ever allocated."""
+    def prod(pa, pb):
+        return pa if pb is None else pa * (pb if transform is None else transform(pb))
+
+    if not a.is_contiguous(memory_format=torch.channels_last) or a.device.type != "cpu":
+        return prod(a, b).sum(dim=(2, 3), keepdim=True, dtype=dtype)
+    va = a.permute(0, 2, 3, 1)
+    vb = None if b is None else b.permute(0, 2, 3, 1)
+    out = 0
+    for rows in row_slices(va):
+        out = out + prod(va[:, rows], None if vb is None else vb[:, rows]).sum(dim=(1, 2), dtype=dtype)
+    return out[:, :, None, None]
+
+
+def noise_sums(a: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """[N,C] sums over H, W of a [N,C,H,W] times per-pixel noise [H,W] or [N,1,H,W]: one matrix product."""
+    n, c, h, w = a.shape
+    flat = noise.reshape(-1, 1, h * w).to(a.dtype)
+    if a.is_contiguous(memory_format=torch.channels_last):
+        return torch.matmul(flat, a.permute(0, 2, 3, 1).reshape(n, h * w, c)).reshape(n, c)
+    return torch.matmul(a.reshape(n, c, h * w), flat.transpose(1, 2)).reshape(n, c)
+
+
 def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     """float32 for the half types, else the dtype itself (float64 stays float64)."""
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
@@ -127,6 +162,15 @@ def tap_energy(weight: torch.Tensor) -> torch.Tensor:
     return acc if w is weight else acc.t()
 
 
+def demodulation(weight: torch.Tensor, styles: torch.Tensor, gain: float, dtype: torch.dtype) -> torch.Tensor:
+    """[N,Co] factors that give each output channel of the modulated conv unit expected scale, times `gain`;
+    in float32 even under autocast: the sums of squares overflow float16."""
+    acc = accumulation_dtype(dtype)
+    with torch.autocast(styles.device.type, enabled=False):
+        wsq = tap_energy(weight.to(acc))
+        return ((styles.to(acc).square() @ wsq.t() + 1e-8).rsqrt() * gain).to(dtype)
+
+
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      up: bool = False, filt: torch.Tensor | None = None, fused: bool | None = None,
                      gain: float = 1.0, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,11 +189,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     weight = weight.to(x.dtype)
     styles = styles.to(x.dtype)
     coef = None
-    if demodulate:  # in float32 even under autocast: the sums of squares overflow float16
-        acc = accumulation_dtype(x.dtype)
-        with torch.autocast(x.device.type, enabled=False):
-            wsq = tap_energy(weight.to(acc))
-            coef = ((styles.to(acc).square() @ wsq.t() + 1e-8).rsqrt() * gain).to(x.dtype)  # [N,Co]
+    if demodulate:
+        coef = demodulation(weight, styles, gain, x.dtype)
     elif gain != 1:
         coef = styles.new_full((n, co), gain)
     if fused is None:  # gradients through per-sample weights would cost a weight-gradient convolution

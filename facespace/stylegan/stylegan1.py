@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import SQRT2, EqualLinear, accumulation_dtype, depthwise_fir, make_filter, pointwise_conv
+from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, depthwise_fir, make_filter, pointwise_conv,
+                     row_slices)
 from .stylegan2 import noise_for
 
 
@@ -60,16 +61,6 @@ def inplace_ok(x: torch.Tensor, *params) -> bool:
             and x.is_contiguous(memory_format=torch.channels_last))
 
 
-ROWS_ELEMENTS = 1 << 20  # 4 MB of float32 per slice: temporaries that size come back from the heap without page faults
-
-
-def row_slices(x: torch.Tensor):
-    """Slices of the pixel rows of an NHWC view [N,H,W,C], each about ROWS_ELEMENTS per sample."""
-    n, h, w, c = x.shape
-    step = max(1, ROWS_ELEMENTS // (w * c))
-    return [slice(i, min(i + step, h)) for i in range(0, h, step)]
-
-
 def nhwc_moments(v: torch.Tensor, prepare=None):
     """Per sample and channel mean and biased variance of an NHWC view v [N,H,W,C], in one pass over
     memory: each slice of rows is (optionally changed in place by `prepare(slice, rows)`, then) summed
@@ -111,20 +102,6 @@ def inplace_epilogue(x, noise, noise_weight, style_gain, style_shift, eps):
     n, c = a.shape
     torch.addcmul(b.to(x.dtype).reshape(n, 1, 1, c), v, a.to(x.dtype).reshape(n, 1, 1, c), out=v)
     return x
-
-
-def channel_sums(a: torch.Tensor, b: torch.Tensor | None = None, dtype=None) -> torch.Tensor:
-    """Per sample and channel sums over H, W of `a` (or of a * b) as [N,C,1,1]; rows of channels_last
-    tensors are summed a slice at a time, so no full-size product is ever allocated."""
-    if not a.is_contiguous(memory_format=torch.channels_last) or a.device.type != "cpu":
-        return (a if b is None else a * b).sum(dim=(2, 3), keepdim=True, dtype=dtype)
-    va = a.permute(0, 2, 3, 1)
-    vb = None if b is None else b.permute(0, 2, 3, 1)
-    out = 0
-    for rows in row_slices(va):
-        part = va[:, rows] if vb is None else va[:, rows] * vb[:, rows]
-        out = out + part.sum(dim=(1, 2), dtype=dtype)
-    return out[:, :, None, None]
 
 
 def instance_moments(x: torch.Tensor):
