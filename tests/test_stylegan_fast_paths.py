@@ -134,3 +134,22 @@ def test_stylegan2_layer_gradients_equal_autograd_of_the_plain_ops(up, noise_mod
         grads.append((out.detach(), x.grad, w.grad))
     for fast, plain in zip(*grads):
         torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_stylegan1_up_layer_gradient_equals_autograd_of_the_plain_ops(fused):
+    torch.manual_seed(3)
+    conv = ConvLayer(6, 5, up=True, fused_up=fused).double()
+    up_filter = make_filter(np.convolve([1.0, 1.0], [1.0, 2.0, 1.0])).double()
+    x0 = torch.randn(2, 6, 7, 7, dtype=torch.float64).contiguous(memory_format=CL)
+    target = torch.randn(2, 5, 14, 14, dtype=torch.float64)
+    bias = torch.randn(5, dtype=torch.float64)
+    grads = []
+    for trainable in (False, True):  # frozen: UpConvFIR; trainable: plain ops with in-place edge updates
+        conv.requires_grad_(trainable)
+        x = x0.clone().requires_grad_(True)
+        out = conv(x, bias, up_filter, 0.25)
+        (out * target).sum().backward()
+        grads.append((out.detach(), x.grad))
+    for fast, plain in zip(*grads):
+        torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-10)

@@ -177,37 +177,69 @@ class ConvLayer(nn.Module):
             return F.conv2d(x, w, bias, padding=1)
         if not self.fused_up:
             x = x.flip([2, 3])
-        z = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-        y = unpad_box_edges(z, depthwise_fir(z, up_filter.to(x.dtype), 1, gain=4.0, bias=bias),
-                            up_filter.to(x.dtype), edge_tap)
+        filt = up_filter.to(x.dtype)
+        tracked = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w, bias))
+        if tracked and not (w.requires_grad or bias.requires_grad):
+            y = UpConvFIR.apply(x, w.transpose(0, 1), filt, bias, edge_tap)
+        else:
+            z = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
+            y = depthwise_fir(z, filt, 1, gain=4.0, bias=bias)
+            edge_excess(z, filt, edge_tap, y, -1)
         return y if self.fused_up else y.flip([2, 3])
 
 
-def unpad_box_edges(z: torch.Tensor, y: torch.Tensor, up_filter: torch.Tensor, edge_tap: float) -> torch.Tensor:
-    """Makes y = FIR(z) (the blur convolved with the 2x2 box, on zero-padded z) equal to blur(box(z)) with
-    the blur's own zero padding, in place. The two differ only in the outermost output rows and columns:
-    there the first form also sees the box of the first (last) row of z with the zero padding beyond it,
-    which the second pads away. Per axis that is edge_tap * z[0] (z[-1]) too much in output row 0 (-1);
-    in 2D the two axes' excesses are taken away and their overlap, the corners, added back.
-    """
-    f1 = up_filter.sum(dim=0) * 2  # the separable 1-D taps with their gain 2 (4 in 2D)
-    c = z.shape[1]
-    k = f1.flip(0).reshape(1, 1, -1).expand(c, 1, -1)
+def edge_excess(src: torch.Tensor, up_filter: torch.Tensor, edge_tap: float, dst: torch.Tensor, sign: int,
+                adjoint: bool = False) -> None:
+    """dst += sign * (FIR(z) - blur(box(z))), in place, for z = src (or with `adjoint`, the transpose of
+    that map applied to src, for the backward pass).
 
-    def fir1d(lines):  # [N,C,2R+1] -> [N,C,2R], the 1-D FIR with padding 1
+    FIR(z) is the blur convolved with the 2x2 box, on zero-padded z (2R+1 px) -> 2R px; blur(box(z)) is
+    NVIDIA's order, with the blur's own zero padding. They differ only in the outermost rows and columns:
+    the first form also sees the box of z's first (last) row with the zero padding beyond it, which the
+    second pads away: per axis edge_tap * (1-D FIR of z's row 0 (-1)) too much in output row 0 (-1). In
+    2D both axes' excesses count and their overlap, the corners, once too often.
+    """
+    c, n = src.shape[1], src.shape[0]
+    k = (up_filter.sum(dim=0) * 2).flip(0).reshape(1, 1, -1).expand(c, 1, -1)  # 1-D taps, gain 2
+
+    def fir1d(lines):  # [M,C,L] -> the 1-D FIR with padding 1 (2R+1 -> 2R), or its transpose (2R -> 2R+1)
+        if adjoint:
+            return F.conv_transpose1d(lines, k, padding=1, groups=c)
         return F.conv1d(lines, k, padding=1, groups=c)
 
-    rows = fir1d(torch.stack([z[:, :, 0, :], z[:, :, -1, :]], dim=1).reshape(-1, c, z.shape[3]))
-    cols = fir1d(torch.stack([z[:, :, :, 0], z[:, :, :, -1]], dim=1).reshape(-1, c, z.shape[2]))
-    n = z.shape[0]
-    rows, cols = rows.reshape(n, 2, c, -1), cols.reshape(n, 2, c, -1)
-    corners = z[:, :, ::z.shape[2] - 1, ::z.shape[3] - 1] * edge_tap ** 2  # [N,C,2,2]
-    y[:, :, 0, :] -= edge_tap * rows[:, 0]
-    y[:, :, -1, :] -= edge_tap * rows[:, 1]
-    y[:, :, :, 0] -= edge_tap * cols[:, 0]
-    y[:, :, :, -1] -= edge_tap * cols[:, 1]
-    y[:, :, ::y.shape[2] - 1, ::y.shape[3] - 1] += corners
-    return y
+    rows = fir1d(torch.stack([src[:, :, 0, :], src[:, :, -1, :]], dim=1).reshape(-1, c, src.shape[3]))
+    cols = fir1d(torch.stack([src[:, :, :, 0], src[:, :, :, -1]], dim=1).reshape(-1, c, src.shape[2]))
+    rows, cols = rows.reshape(n, 2, c, -1) * (sign * edge_tap), cols.reshape(n, 2, c, -1) * (sign * edge_tap)
+    corners = src[:, :, ::src.shape[2] - 1, ::src.shape[3] - 1] * (sign * edge_tap ** 2)  # [N,C,2,2]
+    dst[:, :, 0, :] += rows[:, 0]
+    dst[:, :, -1, :] += rows[:, 1]
+    dst[:, :, :, 0] += cols[:, 0]
+    dst[:, :, :, -1] += cols[:, 1]
+    dst[:, :, ::dst.shape[2] - 1, ::dst.shape[3] - 1] -= corners
+
+
+class UpConvFIR(torch.autograd.Function):
+    """Transposed 3x3 conv (stride 2) + 4x4 FIR + edge correction, gradient to the input only (frozen
+    weights): its backward passes the edge corrections over the gradient's outer rows instead of
+    autograd's full-size copies for every in-place slice update."""
+
+    @staticmethod
+    def forward(ctx, x, weight_t, filt, bias, edge_tap):
+        z = F.conv_transpose2d(x, weight_t, stride=2)
+        y = depthwise_fir(z, filt, 1, gain=4.0, bias=bias)
+        edge_excess(z, filt, edge_tap, y, -1)
+        ctx.save_for_backward(weight_t, filt)
+        ctx.z_shape, ctx.edge_tap = z.shape, edge_tap
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        weight_t, filt = ctx.saved_tensors
+        co = dy.shape[1]
+        f = (filt * 4.0).flip([0, 1])[None, None].expand(co, 1, *filt.shape)
+        dz = torch.nn.grad.conv2d_input(ctx.z_shape, f, dy, padding=1, groups=co)
+        edge_excess(dy, filt, ctx.edge_tap, dz, -1, adjoint=True)
+        return F.conv2d(dz, weight_t, stride=2), None, None, None, None
 
 
 class ToRGB(nn.Module):
