@@ -91,18 +91,28 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def fir_adjoint(dy: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
+    """Gradient of depthwise_fir(z, filt, 1, gain=4) for its input z, as a forward depthwise conv (the filter
+    is symmetric; padding 2 restores z's size): far faster on the CPU than the conv's own input gradient."""
+    return depthwise_fir(dy, filt, 2, gain=4.0)
+
+
 def pointwise_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-    """1x1 convolution (to few channels), weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias
-    [Co]. Per-sample weights run one convolution per sample: cheaper than modulating all of x."""
-    if weight.dim() == 2:
-        return F.conv2d(x, (weight * gain)[:, :, None, None], bias)
-    n, _, h, w = x.shape
-    if n == 1:
-        return F.conv2d(x, (weight[0] * gain)[:, :, None, None], bias)
-    out = torch.empty(n, weight.shape[1], h, w, dtype=x.dtype, device=x.device, memory_format=layout_of(x))
-    for i in range(n):
-        out[i:i + 1] = F.conv2d(x[i:i + 1], (weight[i] * gain)[:, :, None, None], bias)
-    return out
+    """1x1 convolution to few channels, weight [Co,Ci] or per sample [N,Co,Ci], times `gain`, plus bias [Co].
+
+    On channels_last x it is one matrix product over the pixel rows, its gradient for x channels_last
+    too (a 1x1 conv's own backward falls back to a slow NCHW path on the CPU); the result is [N,Co,H,W]
+    in channels_last strides.
+    """
+    if not x.is_contiguous(memory_format=torch.channels_last):
+        if weight.dim() == 2:
+            return F.conv2d(x, (weight * gain)[:, :, None, None], bias)
+        n, ci, h, w = x.shape
+        return torch.baddbmm(bias.reshape(1, -1, 1), weight * gain, x.reshape(n, ci, h * w)).reshape(n, -1, h, w)
+    n, ci, h, w = x.shape
+    pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, ci)
+    out = torch.matmul(pixels, weight.transpose(-1, -2) * gain)  # [N,HW,Co]
+    return (out + bias).reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
 
 ROWS_ELEMENTS = 1 << 20  # 4 MB of float32 per slice: temporaries that size come back from the heap without page faults

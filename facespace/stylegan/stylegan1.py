@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, depthwise_fir, make_filter, pointwise_conv,
-                     row_slices)
+from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, depthwise_fir, fir_adjoint, make_filter,
+                     pointwise_conv, row_slices)
 from .stylegan2 import noise_for
 
 
@@ -49,8 +49,7 @@ class Epilogue(nn.Module):
             return inplace_epilogue(x, noise, noise_weight, style_gain, style_shift, eps)
         if noise is not None:  # x is the convolution's fresh output, which autograd does not keep
             x = x.addcmul_(noise.reshape(-1, 1, *self.noise_const.shape), noise_weight.reshape(1, c, 1, 1))
-        x = F.leaky_relu(x, 0.2, inplace=True)
-        return InstanceNormStyle.apply(x, style_gain[:, :, None, None], style_shift[:, :, None, None], eps)
+        return InstanceNormStyle.apply(x, style_gain[:, :, None, None], style_shift[:, :, None, None], eps, 0.2)
 
 
 def inplace_ok(x: torch.Tensor, *params) -> bool:
@@ -114,36 +113,57 @@ def instance_moments(x: torch.Tensor):
 
 
 class InstanceNormStyle(torch.autograd.Function):
-    """y = (x - mean) / sqrt(var + eps) * gain + shift, statistics per sample and channel over H, W.
+    """y = (x - mean) / sqrt(var + eps) * gain + shift, statistics per sample and channel over H, W; with
+    `slope`, x = leaky_relu(input, slope) is taken first.
 
     Forward as NVIDIA's instance norm (TF epsilon 1e-8 by default) followed by the style modulation;
     the backward pass is written out in closed form, a few passes over the activations instead of
-    autograd's dozen.
+    autograd's dozen, and with `slope` it includes the leaky ReLU (one full-size gradient, not two).
     """
 
     @staticmethod
-    def forward(ctx, x, gain, shift, eps=1e-8):
+    def forward(ctx, inp, gain, shift, eps=1e-8, slope=None):
+        out = torch.empty_like(inp)  # keeps the input's memory format
+        x = inp if slope is None else torch.ops.aten.leaky_relu.out(inp, slope, out=out)
         mean, var = instance_moments(x)
         rstd = (var + eps).rsqrt()
-        ctx.save_for_backward(x, mean, rstd, gain)
+        ctx.save_for_backward(inp, mean, rstd, gain)
+        ctx.slope = slope
         a = rstd * gain
-        out = torch.empty_like(x)  # keeps x's memory format
         return torch.addcmul((shift - mean * a).to(x.dtype), x, a.to(x.dtype), out=out)
 
     @staticmethod
     def backward(ctx, dy):
-        x, mean, rstd, gain = ctx.saved_tensors
+        inp, mean, rstd, gain = ctx.saved_tensors
+        slope = ctx.slope
+        act = None if slope is None else (lambda t: F.leaky_relu(t, slope))
         acc = mean.dtype
-        hw = x.shape[2] * x.shape[3]
+        hw = inp.shape[2] * inp.shape[3]
         dy_mean = channel_sums(dy, dtype=acc) / hw  # mean of dy
-        dyx_mean = channel_sums(dy, x, dtype=acc) / hw
+        dyx_mean = channel_sums(dy, inp, dtype=acc, transform=act) / hw
         dy_xhat = rstd * (dyx_mean - mean * dy_mean)  # mean of dy * normalized x
         k = rstd * gain
         kx = -k * dy_xhat * rstd
-        dx = torch.empty_like(x)
+        dx = torch.empty_like(inp)
         torch.addcmul((-kx * mean - k * dy_mean).to(dy.dtype), dy, k.to(dy.dtype), out=dx)
-        dx.addcmul_(x, kx.to(dy.dtype))
-        return dx, (dy_xhat * hw).to(gain.dtype), (dy_mean * hw).to(gain.dtype), None
+        add_product(dx, inp, kx.to(dy.dtype), act)
+        if slope is not None:
+            torch.ops.aten.leaky_relu_backward.grad_input(dx, inp, slope, False, grad_input=dx)
+        return dx, (dy_xhat * hw).to(gain.dtype), (dy_mean * hw).to(gain.dtype), None, None
+
+
+def add_product(dst: torch.Tensor, src: torch.Tensor, scale: torch.Tensor, transform=None) -> None:
+    """dst += transform(src) * scale ([N,C,1,1]) in place, a few rows at a time on channels_last CPU tensors."""
+    if transform is None:
+        dst.addcmul_(src, scale)
+    elif not (dst.device.type == "cpu" and dst.is_contiguous(memory_format=torch.channels_last)
+              and src.is_contiguous(memory_format=torch.channels_last)):
+        dst.addcmul_(transform(src), scale)
+    else:
+        vd, vs = dst.permute(0, 2, 3, 1), src.permute(0, 2, 3, 1)
+        sc = scale.reshape(scale.shape[0], 1, 1, -1)
+        for rows in row_slices(vd):
+            vd[:, rows].addcmul_(transform(vs[:, rows]), sc)
 
 
 class ConvLayer(nn.Module):
@@ -236,8 +256,7 @@ class UpConvFIR(torch.autograd.Function):
     def backward(ctx, dy):
         weight_t, filt = ctx.saved_tensors
         co = dy.shape[1]
-        f = (filt * 4.0).flip([0, 1])[None, None].expand(co, 1, *filt.shape)
-        dz = torch.nn.grad.conv2d_input(ctx.z_shape, f, dy, padding=1, groups=co)
+        dz = fir_adjoint(dy, filt)
         edge_excess(dy, filt, ctx.edge_tap, dz, -1, adjoint=True)
         return F.conv2d(dz, weight_t, stride=2), None, None, None, None
 

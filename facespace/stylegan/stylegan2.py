@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, demodulation, depthwise_fir, make_filter,
+from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, demodulation, depthwise_fir, fir_adjoint,
+                     make_filter,
                      modulated_conv2d, noise_sums, pointwise_conv, upsample2d)
 
 
@@ -85,7 +86,6 @@ class ModulatedLayer(torch.autograd.Function):
         if filt is not False:
             z = F.conv_transpose2d(xs, weight.transpose(0, 1), stride=2)
             y = depthwise_fir(z, filt, 1, gain=4.0)
-            ctx.z_shape = z.shape
         else:
             y = F.conv2d(xs, weight, padding=1)
         del xs
@@ -113,9 +113,7 @@ class ModulatedLayer(torch.autograd.Function):
         dcoef = (dcoef / coef.to(acc)).to(coef.dtype)
         dy = dp.mul_(coef.reshape(n, co, 1, 1))
         if ctx.filt is not False:
-            f = (ctx.filt * 4.0).flip([0, 1])[None, None].expand(co, 1, *ctx.filt.shape)
-            dz = torch.nn.grad.conv2d_input(ctx.z_shape, f, dy, padding=1, groups=co)
-            dxs = F.conv2d(dz, weight.transpose(0, 1), stride=2)
+            dxs = F.conv2d(fir_adjoint(dy, ctx.filt), weight.transpose(0, 1), stride=2)
         else:
             dxs = torch.nn.grad.conv2d_input(x.shape, weight, dy, padding=1)
         dstyles = channel_sums(dxs, x, dtype=acc).reshape(n, ci).to(styles.dtype)
