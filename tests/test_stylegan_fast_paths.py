@@ -153,3 +153,19 @@ def test_stylegan1_up_layer_gradient_equals_autograd_of_the_plain_ops(fused):
         grads.append((out.detach(), x.grad))
     for fast, plain in zip(*grads):
         torch.testing.assert_close(fast, plain, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("layout", [CL, torch.contiguous_format])
+def test_instance_norm_style_with_leaky_relu_gradient(layout, monkeypatch):
+    from facespace.stylegan.stylegan1 import InstanceNormStyle
+
+    monkeypatch.setattr(layers, "ROWS_ELEMENTS", 6)  # row slices in the backward sums
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 5, 4, dtype=torch.float64, generator=g).contiguous(memory_format=layout).requires_grad_(True)
+    gain = (torch.rand(2, 3, 1, 1, dtype=torch.float64, generator=g) + 0.5).requires_grad_(True)
+    shift = torch.randn(2, 3, 1, 1, dtype=torch.float64, generator=g).requires_grad_(True)
+    fn = lambda a, b, c: InstanceNormStyle.apply(a, b, c, 1e-8, 0.2)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x, gain, shift))
+    act = F.leaky_relu(x.detach(), 0.2)
+    expected = F.instance_norm(act, eps=1e-8) * gain.detach() + shift.detach()
+    torch.testing.assert_close(fn(x, gain, shift).detach(), expected)
