@@ -250,7 +250,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     coef = coef.reshape(n, co, 1, 1)
     if bias is None:
         bias = coef.new_zeros(())
-    if torch.is_grad_enabled() and (coef.requires_grad or bias.requires_grad):
+    if torch.is_grad_enabled() and (x.requires_grad or coef.requires_grad or bias.requires_grad):
         return torch.addcmul(bias.to(x.dtype).reshape(1, co, 1, 1), x, coef)
     # x is the convolution's fresh output: scaled in place
     return torch.addcmul(bias.to(x.dtype).reshape(1, co, 1, 1), x, coef, out=x)

@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, demodulation, depthwise_fir, fir_adjoint,
-                     make_filter,
-                     modulated_conv2d, noise_sums, pointwise_conv, upsample2d)
+                     make_filter, modulated_conv2d, noise_sums, pointwise_conv, upsample2d)
 
 
 def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
