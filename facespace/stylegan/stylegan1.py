@@ -199,7 +199,7 @@ class ConvLayer(nn.Module):
             x = x.flip([2, 3])
         filt = up_filter.to(x.dtype)
         tracked = torch.is_grad_enabled() and any(t.requires_grad for t in (x, w, bias))
-        if tracked and not (w.requires_grad or bias.requires_grad):
+        if tracked and not (w.requires_grad or bias.requires_grad or torch.is_autocast_enabled(x.device.type)):
             y = UpConvFIR.apply(x, w.transpose(0, 1), filt, bias, edge_tap)
         else:
             z = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
