@@ -294,7 +294,8 @@ class Block1(nn.Module):
             x = (x + self.epi0.bias.to(ws.dtype).reshape(1, -1, 1, 1)).contiguous(memory_format=torch.channels_last)
             x = self.epi0(x, ws[:, 0], noise_mode)
         else:
-            x = self.epi0(self.conv0(x, self.epi0.bias, up_filter, edge_tap), ws[:, 0], noise_mode, self.conv0.weight_gain)
+            x = self.conv0(x, self.epi0.bias, up_filter, edge_tap)
+            x = self.epi0(x, ws[:, 0], noise_mode, self.conv0.weight_gain)
         return self.epi1(self.conv1(x, self.epi1.bias), ws[:, 1], noise_mode, self.conv1.weight_gain)
 
 
@@ -305,7 +306,8 @@ class SynthesisNetwork1(nn.Module):
         self.resolutions = [2 ** i for i in range(2, int(math.log2(resolution)) + 1)]
         taps = np.asarray(blur_filter, dtype=np.float64)
         if len(taps) != 3 or taps[0] != taps[2]:
-            raise ValueError(f"StyleGAN1 blur_filter must be 3 symmetric taps like NVIDIA's [1, 2, 1], got {blur_filter}")
+            raise ValueError(f"StyleGAN1 blur_filter must be 3 symmetric taps like NVIDIA's [1, 2, 1], "
+                             f"got {blur_filter}")
         self.edge_tap = float(taps[0] / taps.sum())
         # the blur convolved with the 2x2 box of the up convolution (see ConvLayer)
         up_taps = np.convolve([1.0, 1.0], taps)
