@@ -186,6 +186,16 @@ class SynthesisNetwork2(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
                 fused: bool | None = None) -> torch.Tensor:
+        n = ws.shape[0]
+        if n > 1 and fused is None and ws.device.type == "cpu" and not (torch.is_grad_enabled() and ws.requires_grad):
+            # Inference on the CPU: image by image, so the large layers modulate their (small) kernels
+            # instead of the activations; one convolution per image runs as fast as one per batch.
+            first = self(ws[:1], noise_mode, max_resolution)
+            out = first.new_empty(n, *first.shape[1:])
+            out[:1] = first
+            for i in range(1, n):
+                out[i:i + 1] = self(ws[i:i + 1], noise_mode, max_resolution)
+            return out
         x = img = None
         w_idx = 0
         for res in self.resolutions:
