@@ -1,13 +1,20 @@
-"""Synthesis speed: images/s (forward) and forward+backward step time, StyleGAN1 and StyleGAN2.
+"""Synthesis speed against a reference and against the plain convolutions of the same shapes.
 
-    python bench/synthesis.py --resolution 256 --batch 1 --device cpu [--reference-dir DIR ...]
+    python bench/synthesis.py --resolution 256 1024 --batch 1 4 [--reference-dir DIR ...] [--device cuda]
+
+For each family, resolution and batch, forward and forward+backward (gradient to the latents, as
+projection and training use it) are timed for ours, the reference and "the limit": the same
+convolutions our network runs (shapes from our generator), as bare `torch.nn.functional` calls on
+random inputs in channels_last, with nothing else around them. The printed ratios are ours/limit
+(1.0 = synthesis costs only its convolutions) and reference/ours. On the CPU the default is one
+thread and process CPU time, which a shared machine disturbs least.
 
 Each --reference-dir is a checkout of a reference implementation, recognised by its content:
   - lernapparat/lernapparat (style_gan/pytorch_style_gan.ipynb): StyleGAN1 port of NVIDIA's TF graph;
   - NVlabs/stylegan2-ada-pytorch (training/networks.py): StyleGAN2, run on its pure-PyTorch op paths.
 The reference network gets random weights, the same weights are handed to our engine through its
 own readers, and both are timed in the same run (interleaved, median of --repeats) on the same
-latents; the script prints times, the ratio reference/ours and the max abs difference of the images.
+latents; the script also prints the max abs difference of the images.
 """
 from __future__ import annotations
 
@@ -21,10 +28,12 @@ import sys
 import tempfile
 import time
 import types
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from facespace.stylegan import build_generator, load_generator  # noqa: E402
@@ -175,99 +184,205 @@ def ada_pair(ref_dir: Path, resolution: int, device, seed=0):
     return G.to(device), ours.to(device)
 
 
+# ------------------------------------------------------------------ the limit: plain convolutions of our shapes
+
+@dataclass(frozen=True)
+class ConvShape:
+    """One convolution of a synthesis network as plain `torch.nn.functional` sees it (per image)."""
+    cin: int
+    cout: int
+    size: int  # input height = width
+    kernel: int
+    transposed: bool = False
+    stride: int = 1
+    padding: int = 0
+
+    def macs(self) -> int:
+        per_input_px = self.cin * self.cout * self.kernel ** 2 / (self.stride ** 2 if not self.transposed else 1)
+        return int(per_input_px * self.size ** 2)
+
+
+def stylegan_shapes(G) -> list[ConvShape]:
+    """Convolutions StyleGAN1/2 cannot skip: the 3x3 convs, the up convs as stride-2 transposed 3x3 convs (the
+    least work of the equivalent forms), the ToRGB 1x1 convs; no blur, FIR, modulation or epilogue."""
+    net = G.synthesis_network
+    shapes = []
+    for res in net.resolutions:
+        block = getattr(net, f"b{res}")
+        if hasattr(block, "conv0"):
+            co, ci = block.conv0.weight.shape[:2]
+            shapes.append(ConvShape(ci, co, res // 2, 3, transposed=True, stride=2))
+        c = block.conv1.weight.shape[0]
+        shapes.append(ConvShape(c, c, res, 3, padding=1))
+        if G.family == "stylegan2" or res == net.resolutions[-1]:
+            shapes.append(ConvShape(c, G.img_channels, res, 1))
+    return shapes
+
+
+def plain_convolutions(shapes: list[ConvShape], batch: int, device, dtype, backward: bool):
+    """A callable running every shape once as a plain convolution (channels_last, the faster layout here at
+    high resolution), inputs made beforehand; with `backward` also the input gradient, as projection needs it."""
+    cl = torch.channels_last
+    g = torch.Generator().manual_seed(0)
+    runs = []
+    for s in shapes:
+        x = torch.randn(batch, s.cin, s.size, s.size, generator=g).to(device, dtype).contiguous(memory_format=cl)
+        wshape = (s.cin, s.cout) if s.transposed else (s.cout, s.cin)
+        w = (torch.randn(*wshape, s.kernel, s.kernel, generator=g) * 0.05).to(device, dtype)
+        w = w.contiguous(memory_format=cl)
+        op = F.conv_transpose2d if s.transposed else F.conv2d
+        with torch.no_grad():
+            out_shape = op(x[:1], w, stride=s.stride, padding=s.padding).shape
+        dy = torch.randn(batch, *out_shape[1:], generator=g).to(device, dtype).contiguous(memory_format=cl)
+        runs.append((op, s, x.requires_grad_(backward), w, dy))
+
+    def run():
+        with torch.set_grad_enabled(backward):
+            for op, s, x, w, dy in runs:
+                y = op(x, w, stride=s.stride, padding=s.padding)
+                if backward:
+                    torch.autograd.grad(y, x, dy)
+
+    return run
+
+
+# ------------------------------------------------------------------ cases
+
+@dataclass
+class Case:
+    """One family at one resolution and batch: our generator and latents, the reference's passes (or None)."""
+    ours: object
+    ws: torch.Tensor
+    ref_forward: object = None
+    ref_backward: object = None
+    shapes: list = field(default_factory=list)
+
+
+def stylegan1_case(R, B, device, refs) -> Case:
+    g = torch.Generator().manual_seed(1)
+    if "stylegan1" not in refs:
+        ours = build_generator({"family": "stylegan1", "resolution": R}).eval().requires_grad_(False).to(device)
+        return Case(ours, ours.mapping(torch.randn(B, 512, generator=g).to(device)), shapes=stylegan_shapes(ours))
+    ref_map, ref_syn, ours = lernapparat_pair(refs["stylegan1"], R, device)
+    z = torch.randn(B, 512, generator=g).to(device)
+    with torch.no_grad():
+        ws_ref = ref_map(z)[:, :ours.num_ws].contiguous()
+        ref_img, our_img = ref_syn(ws_ref), ours.synthesis(ours.mapping(z))
+        exact = float64_reference(ref_syn, ws_ref)
+    print(f"stylegan1 {R}px batch {B}: max abs diff reference vs ours {(ref_img - our_img).abs().max():.2e}; "
+          f"fp32 error against the reference run in float64: reference {(ref_img - exact).abs().max():.2e}, "
+          f"ours {(our_img - exact).abs().max():.2e} (image values up to {exact.abs().max():.2f})", flush=True)
+    return Case(ours, ours.mapping(z), lambda: ref_syn(ws_ref), lambda: forward_backward(ref_syn, ws_ref),
+                stylegan_shapes(ours))
+
+
+def stylegan2_case(R, B, device, refs) -> Case:
+    g = torch.Generator().manual_seed(1)
+    if "stylegan2" not in refs:
+        ours = build_generator({"family": "stylegan2", "resolution": R}).eval().requires_grad_(False).to(device)
+        return Case(ours, ours.mapping(torch.randn(B, 512, generator=g).to(device)), shapes=stylegan_shapes(ours))
+    ref, ours = ada_pair(refs["stylegan2"], R, device)
+    z = torch.randn(B, 512, generator=g).to(device)
+    syn = lambda w: ref.synthesis(w, noise_mode="const", force_fp32=True)  # noqa: E731
+    with torch.no_grad():
+        ws_ref = ref.mapping(z, None)
+        diff = (syn(ws_ref) - ours.synthesis(ours.mapping(z))).abs().max().item()
+    print(f"stylegan2 {R}px batch {B}: max abs diff reference vs ours (fp32, same weights and latents) {diff:.2e}",
+          flush=True)
+    return Case(ours, ours.mapping(z), lambda: syn(ws_ref), lambda: forward_backward(syn, ws_ref),
+                stylegan_shapes(ours))
+
+
+CASES = {"stylegan1": stylegan1_case, "stylegan2": stylegan2_case}
+
+
 # ------------------------------------------------------------------ runs
 
-def bench(label, fns, repeats, device):
-    """fns: {name: callable}; interleaved timing, median per name."""
+def bench(fns, repeats, device):
+    """fns: {name: callable}; one warm-up each, then `repeats` rounds interleaved; median (wall, CPU) per name."""
     times = {k: [] for k in fns}
     for fn in fns.values():
-        fn()  # warm-up
+        fn()
     for _ in range(repeats):
         for k, fn in fns.items():
             times[k].append(time_call(fn, device))
     return {k: (statistics.median(t[0] for t in v), statistics.median(t[1] for t in v)) for k, v in times.items()}
 
 
-def report(label, res, batch):
-    names = list(res)
-    line = ", ".join(f"{k} {w:.3f} s wall ({batch / w:.2f} img/s), {c:.3f} s CPU" for k, (w, c) in res.items())
-    if len(names) == 2:
-        (rw, rc), (ow, oc) = res[names[0]], res[names[1]]
-        line += f"; ratio reference/ours {rw / ow:.2f}x wall, {rc / oc:.2f}x CPU"
-    print(f"{label}: {line}", flush=True)
-
-
-def run_family(family, args, device, refs):
-    R, B = args.resolution, args.batch
-    g = torch.Generator().manual_seed(1)
-    if family == "stylegan1" and "stylegan1" in refs:
-        ref_map, ref_syn, ours = lernapparat_pair(refs["stylegan1"], R, device)
-        z = torch.randn(B, 512, generator=g).to(device)
-        with torch.no_grad():
-            ws_ref = ref_map(z)[:, :ours.num_ws].contiguous()
-            ref_img, our_img = ref_syn(ws_ref), ours.synthesis(ours.mapping(z))
-            diff = (ref_img - our_img).abs().max().item()
-            exact = float64_reference(ref_syn, ws_ref)
-        print(f"stylegan1 {R}px: fp32 error against the reference run in float64: "
-              f"reference {(ref_img - exact).abs().max():.2e}, ours {(our_img - exact).abs().max():.2e} "
-              f"(image values up to {exact.abs().max():.2f})", flush=True)
-        ref_fwd, ref_bwd = (lambda: ref_syn(ws_ref)), (lambda: forward_backward(ref_syn, ws_ref))
-    elif family == "stylegan2" and "stylegan2" in refs:
-        ref, ours = ada_pair(refs["stylegan2"], R, device)
-        z = torch.randn(B, 512, generator=g).to(device)
-        with torch.no_grad():
-            ws_ref = ref.mapping(z, None)
-            diff = (ref.synthesis(ws_ref, noise_mode="const", force_fp32=True)
-                    - ours.synthesis(ours.mapping(z))).abs().max().item()
-        syn = lambda w: ref.synthesis(w, noise_mode="const", force_fp32=True)  # noqa: E731
-        ref_fwd, ref_bwd = (lambda: syn(ws_ref)), (lambda: forward_backward(syn, ws_ref))
-    else:
-        ours = build_generator({"family": family, "resolution": R}).eval().requires_grad_(False).to(device)
-        ref_fwd = ref_bwd = None
-        diff = None
-    ws = ours.mapping(torch.randn(B, ours.z_dim, generator=g).to(device))
+def run_case(family, R, B, args, device, refs) -> list[dict]:
+    case = CASES[family](R, B, device, refs)
+    ours, ws = case.ours, case.ws
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
+    autocast = lambda: torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)  # noqa: E731
 
     def ours_fwd():
-        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        with torch.no_grad(), autocast():
             return ours.synthesis(ws)
 
     def ours_bwd():
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
+        with autocast():
             return forward_backward(ours.synthesis, ws)
 
-    def ref_fwd_nograd():
+    def ref_fwd():
         with torch.no_grad():
-            return ref_fwd()
+            return case.ref_forward()
 
-    tag = f"{family} {R}px batch {B} {device.type} {args.precision} threads {torch.get_num_threads()}"
-    if diff is not None:
-        print(f"{tag}: max abs diff reference vs ours (fp32, same weights and latents) = {diff:.2e}", flush=True)
-    fwd = {"reference": ref_fwd_nograd, "ours": ours_fwd} if ref_fwd else {"ours": ours_fwd}
-    report(f"{tag} forward", bench("forward", fwd, args.repeats, device), B)
+    gmac = sum(s.macs() for s in case.shapes) * B / 1e9
+    rows = []
+    passes = [("forward", ours_fwd, ref_fwd if case.ref_forward else None, False)]
     if not args.no_backward:
-        bwd = {"reference": ref_bwd, "ours": ours_bwd} if ref_bwd else {"ours": ours_bwd}
-        report(f"{tag} forward+backward", bench("fwd+bwd", bwd, args.repeats, device), B)
+        passes.append(("fwd+bwd", ours_bwd, case.ref_backward, True))
+    for name, ours_fn, ref_fn, backward in passes:
+        fns = {"ours": ours_fn, "limit": plain_convolutions(case.shapes, B, device, dtype, backward)}
+        if ref_fn is not None:
+            fns["reference"] = ref_fn
+        res = bench(fns, args.repeats, device)
+        col = 0 if args.clock == "wall" else 1
+        t = {k: v[col] for k, v in res.items()}
+        row = {"family": family, "res": R, "batch": B, "pass": name, "ours": t["ours"], "limit": t["limit"],
+               "reference": t.get("reference"), "gmac": gmac * (2 if backward else 1)}
+        print(f"{family} {R}px batch {B} {name}: " + ", ".join(f"{k} {v:.3f} s" for k, v in t.items())
+              + f" ({args.clock}); ours/limit {t['ours'] / t['limit']:.2f}"
+              + (f", reference/ours {t['reference'] / t['ours']:.2f}" if "reference" in t else ""), flush=True)
+        rows.append(row)
+    return rows
+
+
+def print_table(rows, clock):
+    print(f"\n| family | px | batch | pass | ours s | limit s | reference s | ours/limit | ref/ours | limit GMAC/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ref = r["reference"]
+        print(f"| {r['family']} | {r['res']} | {r['batch']} | {r['pass']} | {r['ours']:.3f} | {r['limit']:.3f} | "
+              + (f"{ref:.3f} | {r['ours'] / r['limit']:.2f} | {ref / r['ours']:.2f}" if ref is not None
+                 else f"- | {r['ours'] / r['limit']:.2f} | -")
+              + f" | {r['gmac'] / r['limit']:.1f} |")
+    print(f"({clock} seconds, medians; limit = plain convolutions of our shapes, channels_last; fwd+bwd counts the "
+          f"input gradient, as projection and training use it)")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--family", choices=["stylegan1", "stylegan2", "both", "stylegan3"], default="both",
-                   help="stylegan3: see bench/synthesis_stylegan3.py (needs an NVlabs/stylegan3 --reference-dir)")
-    p.add_argument("--resolution", type=int, default=256)
-    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--family", choices=[*CASES, "stylegan3", "all"], default="all",
+                   help="all: StyleGAN1 and 2, and StyleGAN3 when an NVlabs/stylegan3 --reference-dir is given "
+                        "(see bench/synthesis_stylegan3.py)")
+    p.add_argument("--resolution", type=int, nargs="+", default=[256])
+    p.add_argument("--batch", type=int, nargs="+", default=[1])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32", help="ours only (autocast)")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32",
+                   help="ours (autocast) and the limit; the reference stays fp32")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: steady on a shared CPU)")
+    p.add_argument("--clock", choices=["cpu", "wall"], default=None,
+                   help="which time the ratios use (default: CPU time on the CPU, wall time on a GPU)")
     p.add_argument("--no-backward", action="store_true", help="time the forward pass only")
     p.add_argument("--reference-dir", action="append", default=[], type=Path,
                    help="reference checkout (lernapparat/lernapparat or NVlabs/stylegan2-ada-pytorch); repeatable")
     synthesis_stylegan3.add_arguments(p)
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    args.clock = args.clock or ("cpu" if device.type == "cpu" else "wall")
     refs = {}
     for d in args.reference_dir:
         if (d / "style_gan" / "pytorch_style_gan.ipynb").exists():
@@ -278,13 +393,20 @@ def main(argv=None):
             refs["stylegan3"] = d
         else:
             p.error(f"{d} is not a lernapparat, stylegan2-ada-pytorch or stylegan3 checkout")
-    if args.family == "stylegan3":
-        if "stylegan3" not in refs:
-            p.error("--family stylegan3 needs --reference-dir of an NVlabs/stylegan3 checkout")
-        args.reference_dir = refs["stylegan3"]
-        return synthesis_stylegan3.run(args)
-    for family in (["stylegan1", "stylegan2"] if args.family == "both" else [args.family]):
-        run_family(family, args, device, refs)
+    if args.family == "stylegan3" and "stylegan3" not in refs:
+        p.error("--family stylegan3 needs --reference-dir of an NVlabs/stylegan3 checkout")
+    rows = []
+    for family in (list(CASES) if args.family == "all" else [args.family] if args.family in CASES else []):
+        for R in args.resolution:
+            for B in args.batch:
+                rows += run_case(family, R, B, args, device, refs)
+    if rows:
+        print_table(rows, args.clock)
+    if args.family == "stylegan3" or (args.family == "all" and "stylegan3" in refs):
+        for R in args.resolution:
+            for B in args.batch:
+                synthesis_stylegan3.run(argparse.Namespace(**{**vars(args), "resolution": R, "batch": B,
+                                                              "reference_dir": refs["stylegan3"]}))
 
 
 if __name__ == "__main__":

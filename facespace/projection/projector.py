@@ -129,9 +129,10 @@ class _Budget:
         return time.perf_counter() - self.t0
 
     def spent(self, step: int) -> float:
-        """Fraction of the budget spent after `step` steps (steps or seconds, whichever runs out first)."""
+        """Fraction of the budget spent after `step` steps (steps or seconds, whichever runs out first).
+        The clock counts only once a step is done, so a short time budget still moves every face."""
         frac = step / self.steps
-        if self.seconds > 0:
+        if self.seconds > 0 and step > 0:
             frac = max(frac, self.elapsed() / self.seconds)
         return frac
 

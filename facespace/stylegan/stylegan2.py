@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (SQRT2, EqualLinear, accumulation_dtype, frozen_cache, make_filter, modulated_conv2d,
-                     upsample2d)
+from .layers import (SQRT2, EqualLinear, accumulation_dtype, channel_sums, demodulation, depthwise_fir, fir_adjoint,
+                     make_filter, modulated_conv2d, noise_sums, pointwise_conv, upsample2d)
 
 
 def noise_for(n: int, like: torch.Tensor, const: torch.Tensor, mode: str) -> torch.Tensor | None:
@@ -31,7 +31,12 @@ class SynthesisLayer(nn.Module):
         self.up = up
         self.conv_clamp = conv_clamp
         self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 3, 3))
+        # stored in the layout the convolution reads (loading copies into it and keeps it): channels_last,
+        # and for the transposed conv channels_last of its [Ci,Co,3,3] view
+        cl = torch.channels_last
+        w = (torch.empty(in_channels, out_channels, 3, 3, memory_format=cl).transpose(0, 1) if up
+             else torch.empty(out_channels, in_channels, 3, 3, memory_format=cl))
+        self.weight = nn.Parameter(w.copy_(torch.randn(out_channels, in_channels, 3, 3)))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("noise_const", torch.randn(resolution, resolution))
@@ -40,19 +45,79 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         # lrelu(y) * sqrt(2) == lrelu(y * sqrt(2)): the gain is folded into the conv output, noise and bias
         noise = noise_for(x.shape[0], x, self.noise_const, noise_mode)
-        cl = torch.channels_last
-        weight = frozen_cache(self, "weight", self.weight, x.dtype, lambda w: w.contiguous(memory_format=cl))
-        wsq = frozen_cache(self, "wsq", self.weight, accumulation_dtype(x.dtype), lambda w: w.square().sum(dim=[2, 3]))
-        weight_t = (frozen_cache(self, "weight_t", self.weight, x.dtype,
-                                 lambda w: w.transpose(0, 1).contiguous(memory_format=cl)) if self.up else None)
-        x = modulated_conv2d(x, weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
-                             gain=SQRT2, bias=self.bias * SQRT2, wsq=wsq, weight_t=weight_t)
+        if self._gradient_to_inputs_only(x, styles, fused):
+            coef = demodulation(self.weight, styles.to(x.dtype), SQRT2, x.dtype)
+            nscale = self.noise_strength.to(x.dtype) * SQRT2
+            return ModulatedLayer.apply(x, styles.to(x.dtype), coef, self.weight.to(x.dtype),
+                                        self.bias.to(x.dtype) * SQRT2, noise, nscale, self.up and filt.to(x.dtype))
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, up=self.up, filt=filt, fused=fused,
+                             gain=SQRT2, bias=self.bias * SQRT2)
         if noise is not None:
             x = x.addcmul_(noise.reshape(-1, 1, *self.noise_const.shape), self.noise_strength.to(x.dtype) * SQRT2)
         x = F.leaky_relu(x, 0.2, inplace=True)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
         return x
+
+    def _gradient_to_inputs_only(self, x, styles, fused) -> bool:
+        """Gradients flow to the activations or latents but not to this layer's weights (projection,
+        encoder training): the fused ModulatedLayer serves that case."""
+        wanted = torch.is_grad_enabled() and (x.requires_grad or styles.requires_grad)
+        frozen = not any(p.requires_grad for p in (self.weight, self.bias, self.noise_strength))
+        return (wanted and frozen and not fused and self.conv_clamp is None
+                and not torch.is_autocast_enabled(x.device.type))
+
+
+class ModulatedLayer(torch.autograd.Function):
+    """lrelu(coef * conv(x * styles, W) + bias + noise * nscale) with gradients to x, styles and coef only.
+
+    Autograd of the plain ops keeps three full-size tensors per layer and makes three more for the
+    backward pass; here the output is the only one kept (the pre-activation is recovered from it:
+    leaky ReLU with slope 0.2 is inverted by slope 5) and the per-channel gradient sums are taken a few
+    rows at a time. `filt` is the up layer's FIR filter (transposed conv + FIR), or False.
+    """
+
+    @staticmethod
+    def forward(ctx, x, styles, coef, weight, bias, noise, nscale, filt):
+        n, ci = styles.shape
+        co = weight.shape[0]
+        xs = x * styles.reshape(n, ci, 1, 1)
+        if filt is not False:
+            z = F.conv_transpose2d(xs, weight.transpose(0, 1), stride=2)
+            y = depthwise_fir(z, filt, 1, gain=4.0)
+        else:
+            y = F.conv2d(xs, weight, padding=1)
+        del xs
+        torch.addcmul(bias.reshape(1, co, 1, 1), y, coef.reshape(n, co, 1, 1), out=y)
+        if noise is not None:
+            y.addcmul_(noise.reshape(-1, 1, *noise.shape[-2:]), nscale)
+        F.leaky_relu(y, 0.2, inplace=True)
+        ctx.filt = filt
+        ctx.save_for_backward(x, styles, coef, weight, bias, noise, nscale, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, styles, coef, weight, bias, noise, nscale, out = ctx.saved_tensors
+        n, ci = styles.shape
+        co = weight.shape[0]
+        dp = torch.ops.aten.leaky_relu_backward(dout, out, 0.2, True)  # gradient of the pre-activation
+        acc = accumulation_dtype(dp.dtype)
+        # coef multiplies conv = (p - bias - noise * nscale) / coef, with p the pre-activation
+        dp_p = channel_sums(dp, out, dtype=acc, transform=lambda t: F.leaky_relu(t, 5.0)).reshape(n, co)
+        dp_sum = channel_sums(dp, dtype=acc).reshape(n, co)
+        dcoef = dp_p - bias.to(acc) * dp_sum
+        if noise is not None:
+            dcoef = dcoef - nscale.to(acc) * noise_sums(dp, noise).to(acc)
+        dcoef = (dcoef / coef.to(acc)).to(coef.dtype)
+        dy = dp.mul_(coef.reshape(n, co, 1, 1))
+        if ctx.filt is not False:
+            dxs = F.conv2d(fir_adjoint(dy, ctx.filt), weight.transpose(0, 1), stride=2)
+        else:
+            dxs = torch.nn.grad.conv2d_input(x.shape, weight, dy, padding=1)
+        dstyles = channel_sums(dxs, x, dtype=acc).reshape(n, ci).to(styles.dtype)
+        dx = dxs.mul_(styles.reshape(n, ci, 1, 1))
+        return dx, dstyles, dcoef, None, None, None, None, None
 
 
 class ToRGBLayer(nn.Module):
@@ -67,8 +132,10 @@ class ToRGBLayer(nn.Module):
         self.weight_gain = 1.0 / math.sqrt(in_channels)
 
     def forward(self, x, w, fused: bool | None = None):
-        styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused, bias=self.bias)
+        """`fused` has no effect: the per-sample 1x1 weights [N,3,Ci] are always cheaper than modulating x."""
+        styles = self.affine(w).to(x.dtype)
+        weight = self.weight.to(x.dtype).flatten(1).unsqueeze(0) * styles.unsqueeze(1)  # [N,Co,Ci]
+        x = pointwise_conv(x, weight, self.bias.to(x.dtype), self.weight_gain)
         if self.conv_clamp is not None:
             x = x.clamp(-self.conv_clamp, self.conv_clamp)
         return x
@@ -119,6 +186,16 @@ class SynthesisNetwork2(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", max_resolution: int | None = None,
                 fused: bool | None = None) -> torch.Tensor:
+        n = ws.shape[0]
+        if n > 1 and fused is None and ws.device.type == "cpu" and not (torch.is_grad_enabled() and ws.requires_grad):
+            # Inference on the CPU: image by image, so the large layers modulate their (small) kernels
+            # instead of the activations; one convolution per image runs as fast as one per batch.
+            first = self(ws[:1], noise_mode, max_resolution)
+            out = first.new_empty(n, *first.shape[1:])
+            out[:1] = first
+            for i in range(1, n):
+                out[i:i + 1] = self(ws[i:i + 1], noise_mode, max_resolution)
+            return out
         x = img = None
         w_idx = 0
         for res in self.resolutions:
