@@ -68,11 +68,12 @@ class FaceSpaceBlendWeights:
         plan = plan_blends(facespace.names, weights, mode=mode, count=count, seed=seed, normalize=normalize,
                            group_weights=groups, num_ws=facespace.num_ws)
         latent = blend_latent(facespace, plan)
-        images = facespace.render(latent.wplus, runtime=runtime(previews=False),
-                                  transform=transform_from(translate_x, translate_y, rotate))
+        transform = transform_from(translate_x, translate_y, rotate)
+        images = facespace.render(latent.wplus, runtime=runtime(previews=False), transform=transform)
         chart_rows, series = plan.chart_data()
-        if identity_chart:
-            chart_rows, series = with_identity_series(facespace, images, chart_rows, series, runtime=runtime())
+        if identity_chart:  # measured on the faces where the FFHQ layout puts them, not panned or turned
+            faces = images if transform is None else facespace.render(latent.wplus, runtime=runtime(previews=False))
+            chart_rows, series = with_identity_series(facespace, faces, chart_rows, series, runtime=runtime())
         charts = charts_over_faces(images, facespace.names, chart_rows, series=series)
         return {"ui": {"facespace_names": list(facespace.names), "facespace_weights": plan.chart_rows()},
                 "result": (images, plan.info(), charts, latent)}

@@ -47,7 +47,8 @@ def test_train_command_refuses_to_overwrite_and_reports_bad_input(setup, capsys)
     empty = faces.parent / "empty"
     empty.mkdir()
     assert main(["train", "--model", str(model), "--faces", str(empty), "--out", str(other)]) == 2
-    assert "holds no images" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--faces" in err and "holds no photos" in err
     assert main(["train", "--model", str(model), "--faces", str(faces), "--out", str(other), "--steps", "0"]) == 2
     assert "training setting steps must be a whole number >= 1, got 0" in capsys.readouterr().err
     Image.new("RGB", (20, 16)).save(faces / "wide.png")

@@ -21,6 +21,8 @@ from typing import Iterator, Mapping
 import numpy as np
 
 from ..errors import FaceSpaceError
+from ..limits import short
+from ..safetensors_file import bounded_json
 
 CROPS_FORMAT = "facespace.face_crops"
 CROPS_VERSION = 1
@@ -50,7 +52,11 @@ class FaceCrop:
             raise FaceSpaceError(f"face crop {self.name!r}: the crop square is degenerate (zero area)")
         object.__setattr__(self, "quad", quad)
         object.__setattr__(self, "landmarks", landmarks)
-        object.__setattr__(self, "photo_size", (int(self.photo_size[0]), int(self.photo_size[1])))
+        size = tuple(int(v) for v in self.photo_size)
+        if len(size) != 2 or min(size) < 1 or int(self.size) < 1:
+            raise FaceSpaceError(f"face crop {self.name!r}: photo size {short(self.photo_size)} and crop size "
+                                 f"{short(self.size)} must be positive ([width, height] and one number)")
+        object.__setattr__(self, "photo_size", size)
 
     @property
     def axes(self) -> np.ndarray:
@@ -156,23 +162,22 @@ class FaceCrops:
                     raise FaceSpaceError(f"crops file {path} not found; expected the crops.json that "
                                          f"`python -m facespace align` writes")
                 label, text = str(path), path.read_text(encoding="utf-8")
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise FaceSpaceError(f"{label} is not valid JSON: {exc}") from None
+            data = bounded_json(text, label, "the crops JSON")
         if not isinstance(data, Mapping) or data.get("format") != CROPS_FORMAT:
             raise FaceSpaceError(f"{label}: not a FaceSpace crops file (expected \"format\": \"{CROPS_FORMAT}\")")
         if data.get("version") != CROPS_VERSION:
             raise FaceSpaceError(f"{label}: crops file version {data.get('version')!r} is not supported "
                                  f"(this FaceSpace reads version {CROPS_VERSION})")
+        if not isinstance(data.get("crops"), list):
+            raise FaceSpaceError(f"{label}: \"crops\" must be a list of crops")
         crops = []
-        for i, entry in enumerate(data.get("crops") or []):
+        for i, entry in enumerate(data["crops"]):
             try:
                 crops.append(FaceCrop(str(entry["name"]), str(entry["source"]), int(entry["photo_index"]),
                                       tuple(entry["photo_size"]), int(entry["face_index"]), int(entry["size"]),
                                       entry["quad"], entry["landmarks"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise FaceSpaceError(f"{label}: crop {i} is incomplete or malformed ({exc!r})") from None
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise FaceSpaceError(f"{label}: crop {i} is incomplete or malformed ({short(exc)})") from None
         if not crops:
             raise FaceSpaceError(f"{label} holds no crops")
         return cls(crops)

@@ -6,7 +6,6 @@ detection score and box). `make_backend(name, ...)` builds one by name: 'face_al
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import FaceSpaceError, MissingWeightsFileError
+from ..safetensors_file import bounded_json
 
 BACKENDS = ("auto", "face_alignment", "dlib", "given")
 
@@ -140,10 +140,7 @@ def load_given_landmarks(spec: str | os.PathLike | Mapping | Sequence) -> GivenL
 
 
 def _parse_json(text: str, label: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FaceSpaceError(f"{label} is not valid JSON: {exc}") from None
+    return bounded_json(text, label, "the landmarks JSON")
 
 
 def make_backend(name: str = "auto", *, landmarks=None, model_dirs: Sequence[os.PathLike] = (),

@@ -70,3 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError as exc:
         print(f"error: {error_line(exc)}", file=sys.stderr)
         return 1
+    except RuntimeError as exc:  # a GPU out of memory is torch.OutOfMemoryError, a RuntimeError
+        if type(exc).__name__ != "OutOfMemoryError":
+            raise
+        print(f"error: {error_line(MemoryError())}", file=sys.stderr)
+        return 1

@@ -49,10 +49,15 @@ def facespace_info(path) -> dict | None:
     from ..errors import ModelFormatError
     from ..train import read_facespace_info
 
+    from ..safetensors_file import read_header
+    from ..space.file import FORMAT
+
     try:
-        info = read_facespace_info(path)
+        if read_header(path, "FaceSpace file").metadata.get("format") != FORMAT:
+            return None  # another kind of file (a generator, a latent, ...): the caller says what it is
     except ModelFormatError:
         return None
+    info = read_facespace_info(path)
     return {
         "file": str(path),
         "format": "facespace",

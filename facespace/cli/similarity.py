@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..align.photos import expand_inputs, load_photo
-from ..fileio import atomic_path, save_picture
+from ..fileio import check_writable, atomic_path, save_picture
 from ..identity import KINDS, face_similarity
 from ..names import unique_names
 
@@ -35,6 +35,8 @@ def _read(paths) -> tuple[list, list[str]]:
 
 
 def run(args) -> int:
+    for out in filter(None, (args.json, args.out)):  # before the work, not after half the outputs
+        check_writable(out, args.overwrite)
     pictures, names = _read(args.images)
     references = reference_names = None
     if args.reference:

@@ -9,8 +9,6 @@ from ..errors import FaceSpaceError
 from ..fileio import check_writable
 from ..runtime import PlainRuntime
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -42,13 +40,14 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def face_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise FaceSpaceError(f"--faces {folder} is not a folder of aligned face images")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise FaceSpaceError(f"--faces {folder} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return files
+def face_files(folder) -> list:
+    """The aligned faces in --faces: pictures sorted by name as `align` lists photos, hidden files skipped."""
+    from ..align.photos import list_photos
+
+    try:
+        return list_photos(folder)
+    except FaceSpaceError as exc:
+        raise FaceSpaceError(f"--faces: {exc}") from None
 
 
 def check_resolution(resolution: int | None, G) -> None:
@@ -74,7 +73,7 @@ def run(args) -> int:
     if out.suffix.lower() != ".safetensors":
         raise FaceSpaceError(f"--out {out} must end in .safetensors (a FaceSpace file)")
     check_writable(out, args.overwrite)
-    files = face_files(Path(args.faces))
+    files = face_files(args.faces)
     if len(files) < 2:
         raise FaceSpaceError(f"--faces {args.faces} holds one face; a FaceSpace needs at least two faces "
                              f"(blends and morphs mix faces), and 6-10 work best")

@@ -91,6 +91,6 @@ def load_facespace(path: str | os.PathLike, stylegan=None, allow_mismatch: bool 
     try:
         fs = FaceSpace(info["names"], encoder, info["encoder_kind"], table, info["resolution"],
                        info["generator_fingerprint"], metadata)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"{path} is a damaged FaceSpace file: {exc}") from None
     return fs if stylegan is None else fs.bound_to(stylegan, allow_mismatch=allow_mismatch, source=str(path))

@@ -74,7 +74,8 @@ class StyleGAN:
         Rendered `batch_size` at a time into one preallocated batch (memory: the output plus one chunk),
         under one progress bar named `desc` (default 'render <name>'), checking for cancel between chunks.
         With `native`, the raw synthesis output [N,C,H,W] float32 (about -1..1, not clamped) instead.
-        `transform` (StyleGAN3 only; `stylegan3.input_transform(translate, rotate)`) pans / turns every image.
+        `transform` (StyleGAN3 only; `stylegan3.input_transform(translate, rotate)`) pans / turns every image
+        ([3,3]) or each image ([N,3,3]).
         """
         rt = get_runtime(runtime)
         G = self.generator
@@ -88,6 +89,8 @@ class StyleGAN:
                              f"got {tuple(ws.shape)}")
         check_finite_latents(ws, self.name)
         n = ws.shape[0]
+        if transform is not None and transform.ndim == 3 and transform.shape[0] != n:
+            raise ValueError(f"{transform.shape[0]} transforms for {n} codes; give one [3,3] or one per code")
         module = rt.load(G)
         device = rt.device()
         batch_size = max(1, int(batch_size))
@@ -100,7 +103,9 @@ class StyleGAN:
                 rt.check_cancel()
                 chunk = ws[start:start + batch_size].to(device=device, dtype=torch.float32)
                 with torch.no_grad(), precision_context(device, self.dtype):
-                    raw = module.synthesis(chunk, noise_mode=self.noise_mode, transform=transform)
+                    chunk_transform = transform[start:start + batch_size] \
+                        if transform is not None and transform.ndim == 3 else transform
+                    raw = module.synthesis(chunk, noise_mode=self.noise_mode, transform=chunk_transform)
                     check_finite_output(raw, self.name, start)
                 end = start + raw.shape[0]
                 out[start:end] = raw.float() if native else native_to_image(raw)

@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 from ..errors import ModelFormatError
 from ..fileio import atomic_path
-from ..safetensors_file import SafetensorsHeader, bounded_json, read_tensors
+from ..safetensors_file import SafetensorsHeader, bounded_json, check_format, read_tensors
 from .formats.common import generator_from_state
 from .generator import Generator
 
@@ -40,6 +40,8 @@ def load_native(path: Path, header: SafetensorsHeader) -> Generator:
         raise ModelFormatError(
             f"{path.name} is a safetensors file but not a FaceSpace generator (no '{FORMAT_TAG}' metadata); "
             "convert the original StyleGAN file with `python -m facespace convert`")
+    check_format(meta, path.name, FORMAT_TAG, int(FORMAT_VERSION), "FaceSpace generator",
+                 "`python -m facespace convert`")
     if "arch" not in meta:
         raise ModelFormatError(f"{path.name}: generator metadata is damaged (no arch)")
     arch = bounded_json(meta["arch"], path.name, "the generator arch")

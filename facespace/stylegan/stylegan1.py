@@ -255,7 +255,6 @@ class UpConvFIR(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dy):
         weight_t, filt = ctx.saved_tensors
-        co = dy.shape[1]
         dz = fir_adjoint(dy, filt)
         edge_excess(dy, filt, ctx.edge_tap, dz, -1, adjoint=True)
         return F.conv2d(dz, weight_t, stride=2), None, None, None, None
