@@ -67,8 +67,10 @@ class FaceSpaceAlignFaces:
                 "stylegan": ("STYLEGAN", {"tooltip": "When connected, faces are aligned at the generator's "
                                                      "resolution."}),
                 "landmarks_json": ("STRING", {"default": "", "multiline": True,
-                                              "tooltip": "For backend 'given': a JSON file path or JSON text mapping "
-                                                         "each photo's file name to 68 [x, y] points."}),
+                                              "tooltip": "For backend 'given': a JSON file (a relative path is "
+                                                         "read from ComfyUI's input folder, like folder) or JSON "
+                                                         "text mapping each photo's file name to 68 [x, y] "
+                                                         "points."}),
             },
         }
 
@@ -83,13 +85,22 @@ class FaceSpaceAlignFaces:
             size = int(stylegan.generator.resolution)
         rt = runtime(previews=False)
         result = align_faces(
-            images=images, folder=input_path(folder.strip()) if folder.strip() else None, names=names or None, size=size, backend=backend,
+            images=images, folder=input_path(folder.strip()) if folder.strip() else None, names=names or None,
+            size=size, backend=backend,
             faces=faces, face_index=face_index, score_threshold=score_threshold, skip_missing=skip_missing,
-            landmarks=landmarks_json.strip() or None, allow_download=allow_download,
+            landmarks=landmarks_spec(landmarks_json), allow_download=allow_download,
             download_dir=save_dir("landmarks") if IN_COMFYUI else None, runtime=rt)
         return {"ui": {"facespace_skipped": [Path(p).name for p in result.skipped]},
                 "result": (result.images, NAMES_SEPARATOR.join(result.names), pil_to_image(result.previews),
                            result.crops)}
+
+
+def landmarks_spec(landmarks_json: str):
+    """JSON text as it is; a file name read like the folder input (relative: from ComfyUI's input folder)."""
+    text = (landmarks_json or "").strip()
+    if not text:
+        return None
+    return text if text.startswith(("{", "[")) else str(input_path(text))
 
 
 def files_signature(folder: str = "", landmarks_json: str = "") -> str:
@@ -102,10 +113,10 @@ def files_signature(folder: str = "", landmarks_json: str = "") -> str:
                 h.update(f"{p.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
         except (FaceSpaceError, OSError) as exc:  # the run itself reports it
             h.update(f"unreadable: {exc}".encode())
-    text = (landmarks_json or "").strip()
-    if text and not text.startswith(("{", "[")):
+    spec = landmarks_spec(landmarks_json)
+    if spec and not spec.startswith(("{", "[")):
         try:
-            h.update(Path(text).expanduser().read_bytes())  # read as the node reads it
+            h.update(Path(spec).read_bytes())  # read as the node reads it
         except OSError as exc:
             h.update(f"unreadable: {exc}".encode())
     return h.hexdigest()

@@ -2,6 +2,7 @@
 from facespace.blend import GROUPS, plan_blends
 from facespace.chart import charts_over_faces
 from facespace.identity import missing_reason
+from facespace.identity.dlib_recognition import runtime_model_dirs
 from facespace.identity.blend_report import with_identity_series
 from facespace.latent import blend_latent
 
@@ -30,6 +31,7 @@ class FaceSpaceBlendWeights:
 
     @classmethod
     def INPUT_TYPES(cls):
+        missing = missing_reason(runtime_model_dirs(runtime()))  # where the run itself looks
         group_tip = ("Weights for the {} W+ layers ({}), same form as weights. Empty = use weights; "
                      "'random' = random weights of their own.")
         return {
@@ -56,7 +58,7 @@ class FaceSpaceBlendWeights:
                 "fine_weights": ("STRING", {"default": "", "tooltip": group_tip.format(
                     "fine", "colours, skin; layers 8-17 of 18")}),
                 "identity_chart": ("BOOLEAN", {"default": False, "tooltip": IDENTITY_HELP + (
-                    f" Off here: {missing_reason()}." if missing_reason() else "")}),
+                    f" Off here: {missing}." if missing else "")}),
                 **TRANSFORM_INPUTS,
             },
         }

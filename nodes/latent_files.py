@@ -1,6 +1,9 @@
 """Save Latent / Load Latent: latent files in models/stylegan_latents."""
 from __future__ import annotations
 
+import torch
+
+from facespace.errors import FaceSpaceError
 from facespace.latent import load_latent, save_latent
 
 from .comfy import list_models, model_path, save_dir
@@ -24,15 +27,29 @@ class FaceSpaceSaveLatent:
                 "name": ("STRING", {"default": "latent", "tooltip":
                          "File name in models/stylegan_latents (.safetensors is added)."}),
                 "overwrite": ("BOOLEAN", {"default": False, "tooltip":
-                              "Replace an existing file of that name; otherwise saving to an existing name is "
-                              "an error."}),
+                              "Replace an existing file of that name that holds other codes (saving the same "
+                              "codes again is always fine)."}),
             }
         }
 
     def save(self, latent, name="latent", overwrite=False):
         path = facespace_file_path(save_dir("stylegan_latents"), name, what="latent")
-        save_latent(latent, path, overwrite=bool(overwrite))
+        if not (path.exists() and holds_same_latent(path, latent)):  # a re-run after ComfyUI dropped its cache
+            if path.exists() and not overwrite:
+                raise FaceSpaceError(f"{path} already exists and holds other codes; choose another name, or "
+                                     f"switch on this node's `overwrite` to replace it")
+            save_latent(latent, path, overwrite=bool(overwrite))
         return {"ui": {"latent_labels": list(latent.labels), "latent_file": [path.name]}}
+
+
+def holds_same_latent(path, latent) -> bool:
+    """The latent file at `path` holds these codes: same generator, labels and W+."""
+    try:
+        saved = load_latent(path)
+    except (FaceSpaceError, OSError):
+        return False
+    same = (saved.generator_fingerprint, list(saved.labels)) == (latent.generator_fingerprint, list(latent.labels))
+    return same and torch.equal(saved.wplus, latent.wplus.detach().float().cpu())
 
 
 class FaceSpaceLoadLatent:

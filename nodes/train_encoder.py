@@ -96,7 +96,7 @@ class FaceSpaceTrainEncoder:
                 "perceptual_weight": ("FLOAT", {
                     "default": -1.0, "min": -1.0, "max": 1e5, "step": 0.1,
                     "tooltip": "Weight of the VGG16 perceptual loss; used only when VGG16 weights are in "
-                               "models/vgg, else off (the progress status says so). -1 = the schedule's default "
+                               "models/vgg, else off (the server log says so). -1 = the schedule's default "
                                "(fast 0, original 100)."}),
                 "resolution": ("INT", {
                     "default": 0, "min": 0, "max": 4096, "step": 8,

@@ -120,8 +120,16 @@ def test_save_and_load_latent_nodes(stylegan, tmp_path, monkeypatch):
     (lat,) = call(FaceSpaceRandomLatent, stylegan=stylegan, seed=2, count=2)
     out = FaceSpaceSaveLatent().save(latent=lat, name="faces")
     assert out["ui"]["latent_file"] == ["faces.safetensors"]
-    with pytest.raises(FaceSpaceError, match="already exists"):
-        FaceSpaceSaveLatent().save(latent=lat, name="faces")
+    saved = tmp_path / "stylegan_latents" / "faces.safetensors"
+    stamp = saved.stat().st_mtime_ns
+    FaceSpaceSaveLatent().save(latent=lat, name="faces")  # the same codes again (a re-run): left as it is
+    assert saved.stat().st_mtime_ns == stamp
+    (other,) = call(FaceSpaceRandomLatent, stylegan=stylegan, seed=3, count=2)
+    with pytest.raises(FaceSpaceError, match="already exists and holds other codes.*overwrite"):
+        FaceSpaceSaveLatent().save(latent=other, name="faces")
+    FaceSpaceSaveLatent().save(latent=other, name="faces", overwrite=True)
+    assert torch.equal(load_latent(saved).wplus, other.wplus)
+    FaceSpaceSaveLatent().save(latent=lat, name="faces", overwrite=True)
     assert "faces.safetensors" in FaceSpaceLoadLatent.INPUT_TYPES()["required"]["file"][0]
     (back,) = call(FaceSpaceLoadLatent, stylegan=stylegan, file="faces.safetensors")
     assert torch.equal(back.wplus, lat.wplus) and back.labels == lat.labels

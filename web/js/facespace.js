@@ -317,7 +317,16 @@ function showNodeMessage(node, text) {
 }
 
 function lineCount(element) {
-  return Math.max(1, Math.min(4, Math.ceil(element.textContent.length / 60)));
+  const rows = element.textContent.split("\n").reduce((n, line) => n + Math.max(1, Math.ceil(line.length / 60)), 0);
+  return Math.max(1, Math.min(12, rows));
+}
+
+/** Text a node reports after a run (training's PSNR per face, Project Image's summary, similarity table). */
+function setupReportPrototype(nodeType) {
+  chainCallback(nodeType.prototype, "onExecuted", function (message) {
+    const lines = [message?.text, message?.facespace_report].filter(Array.isArray).flat().map(String);
+    if (lines.length) showNodeMessage(this, lines.join("\n"));
+  });
 }
 
 /** AlignFaces with skip_missing: say which photos had no face, on the node and as a notice. */
@@ -337,6 +346,7 @@ app.registerExtension({
     const outputs = nodeData?.output ?? [];
     if (nodeData?.name === BLEND_NODE) setupBlendPrototype(nodeType);
     if (nodeData?.name === ALIGN_NODE) setupAlignPrototype(nodeType);
+    else if (String(nodeData?.category ?? "").startsWith("FaceSpace")) setupReportPrototype(nodeType);
     if (outputs.includes(FACESPACE_TYPE)) setupFacespaceSourcePrototype(nodeType);
     if (nodeData?.name === LOAD_NODE) {
       chainCallback(nodeType.prototype, "onNodeCreated", function () {
