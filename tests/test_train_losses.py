@@ -80,3 +80,17 @@ def test_image_loss_combines_weighted_parts_per_sample(tmp_path):
     assert pred2.grad.abs().sum() > 0
     # Without VGG weights the perceptual term is simply absent.
     assert "perceptual" not in ImageLoss(targets, perceptual=1.0, vgg=None)(pred2)[1]
+
+
+def test_vgg16_with_nan_or_wrong_shapes_is_refused_in_one_line(tmp_path):
+    path, net = _vgg_file(tmp_path)
+    state = torch.load(path)
+    state["features.0.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(state, path)
+    with pytest.raises(ModelFormatError, match="features.0.weight holds 1 NaN"):
+        load_vgg16(path)
+    state["features.0.weight"] = torch.zeros(64, 3, 5, 5)
+    torch.save(state, path)
+    with pytest.raises(ModelFormatError, match="expected shapes") as info:
+        load_vgg16(path)
+    assert "\n" not in str(info.value)

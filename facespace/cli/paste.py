@@ -6,12 +6,11 @@ from pathlib import Path
 from ..align.crops import FaceCrops
 from ..align.photos import expand_inputs, load_photo
 from ..errors import FaceSpaceError
-from ..fileio import save_numbered_pictures, save_picture
+from ..fileio import PICTURE_SUFFIXES, save_numbered_pictures, save_picture
 from ..imageops import image_to_pil, pil_to_image
 from ..paste import COLOUR_MATCH, DEFAULT_FEATHER, DEFAULT_GROW, paste_back
 from ..runtime import PlainRuntime
 
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def register(subparsers) -> None:

@@ -139,6 +139,7 @@ def load_vgg16(path: Path) -> VGG16Features:
     """VGG16 features from a torchvision-layout state dict (`.pth` through the bounded torch-file reader, or
     `.safetensors`)."""
     path = Path(path)
+    from ..limits import check_finite, one_line
     from ..safetensors_file import read_tensors
     from ..stylegan.safe_pickle import read_torch_file
 
@@ -156,10 +157,12 @@ def load_vgg16(path: Path) -> VGG16Features:
     missing = sorted(wanted - set(feats))
     if missing:
         raise ModelFormatError(f"{path} is not a VGG16 state dict in torchvision layout: missing {missing[:4]}...")
+    check_finite(feats, str(path))
     try:
         net.load_state_dict(feats, strict=False)
     except RuntimeError as exc:
-        raise ModelFormatError(f"{path} does not hold VGG16 weights of the expected shapes: {exc}") from None
+        raise ModelFormatError(f"{path} does not hold VGG16 weights of the expected shapes: "
+                               f"{one_line(str(exc))[:200]}") from None
     net.eval().requires_grad_(False)
     return net
 
