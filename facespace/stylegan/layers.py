@@ -6,7 +6,6 @@ per-layer scale (gain / sqrt(fan_in), times a learning-rate multiplier) is appli
 from __future__ import annotations
 
 import math
-import weakref
 
 import torch
 import torch.nn.functional as F
@@ -41,27 +40,6 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     c = x.shape[1]
     w = (f * 4).to(x.dtype)[None, None].expand(c, 1, *f.shape)
     return F.conv_transpose2d(x, w, stride=2, padding=(f.shape[-1] - 2) // 2, groups=c)
-
-
-def frozen_cache(module: nn.Module, slot: str, source: torch.Tensor, dtype: torch.dtype, make):
-    """`make(source.to(dtype))`, cached on `module` while `source` is unchanged and needs no gradient.
-
-    StyleGAN1 and StyleGAN2 no longer use it (their weights are stored in the layout the convolutions
-    read and the rest is recomputed per call); kept for StyleGAN3's layers until they do the same.
-
-    Rebuilt after any in-place update (version counter), move or cast. Built outside inference mode so
-    the cached tensor can take part in later gradient computations (e.g. through the latents).
-    """
-    if source.requires_grad and torch.is_grad_enabled():
-        return make(source.to(dtype))
-    key = (source.data_ptr(), -1 if source.is_inference() else source._version, source.device, dtype)
-    cache = module.__dict__.setdefault("_frozen_cache", {})
-    hit = cache.get(slot)
-    if hit is None or hit[0]() is not source or hit[1] != key:
-        with torch.inference_mode(False), torch.no_grad():
-            hit = (weakref.ref(source), key, make(source.detach().to(dtype).clone()))
-        cache[slot] = hit
-    return hit[2]
 
 
 class EqualLinear(nn.Module):

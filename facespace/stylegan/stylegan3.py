@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import ModelFormatError
 from ..limits import finite_number, short
-from .layers import SQRT2, EqualLinear, accumulation_dtype, frozen_cache
+from .layers import SQRT2, EqualLinear, accumulation_dtype
 
 # Settings of NVIDIA's SynthesisNetwork / SynthesisLayer that shape the network, with their defaults.
 SYNTHESIS_DEFAULTS = {
@@ -254,8 +254,7 @@ class SynthesisInput(nn.Module):
             arg = (coords.view(1, 1, -1, 1) * freqs[:, None, None, :, 0] + coords.view(1, -1, 1, 1)
                    * freqs[:, None, None, :, 1] + phases[:, None, None, :])  # [N,H,W,C]
             x = torch.sin(arg * (2 * math.pi)) * amplitudes[:, None, None, :]
-        weight = frozen_cache(self, "weight", self.weight, w.dtype, lambda v: (v / math.sqrt(v.shape[0])).t())
-        x = x.to(w.dtype) @ weight
+        x = x.to(w.dtype) @ (self.weight.to(w.dtype) / math.sqrt(self.weight.shape[0])).t()
         return x.permute(0, 3, 1, 2)  # [N,C,H,W], channels-last in memory
 
 
@@ -295,9 +294,8 @@ class SynthesisLayer3(nn.Module):
                 coef = (gain / math.sqrt(ci * k * k)).expand(n, 1)  # no demodulation: a scale of the input
                 styles_n = styles
             else:  # NVIDIA normalizes weights per output channel and styles per sample before demodulating
-                weight = frozen_cache(self, "weight_n", self.weight, acc, _unit_rms_per_output)
-                wsq = frozen_cache(self, "wsq", self.weight, acc,
-                                   lambda v: _unit_rms_per_output(v).square().sum([2, 3]).t())  # [Ci,Co]
+                weight = _unit_rms_per_output(self.weight.to(acc))  # recomputed: one cheap pass over the weights
+                wsq = weight.square().sum([2, 3]).t()  # [Ci,Co]
                 styles_n = styles * styles.square().mean(1, keepdim=True).rsqrt()
                 coef = (styles_n.square() @ wsq + 1e-8).rsqrt() * gain  # [N,Co]
         dt = x.dtype
