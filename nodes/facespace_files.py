@@ -49,12 +49,18 @@ def save_to_models(fs, name: str, overwrite: bool) -> Path:
     a different FaceSpace under a name in use is refused unless `overwrite` is on.
     """
     path = facespace_file_path(save_dir("facespace"), name)
-    if path.exists() and holds_same_facespace(path, fs):
+    return save_unless_same(path, fs, holds_same_facespace, save_facespace, overwrite, "a different FaceSpace")
+
+
+def save_unless_same(path: Path, value, holds_same, save, overwrite: bool, other: str) -> Path:
+    """A node's save: the same value already in the file is left as it is (a re-run after ComfyUI dropped its
+    cache); `other` (what else the file holds) is replaced only with the node's `overwrite` on."""
+    if path.exists() and holds_same(path, value):
         return path
     if path.exists() and not overwrite:
-        raise FaceSpaceError(f"{path} already exists and holds a different FaceSpace; choose another name, "
-                             f"or switch on this node's `overwrite` to replace it")
-    return save_facespace(fs, path, overwrite=bool(overwrite))
+        raise FaceSpaceError(f"{path} already exists and holds {other}; choose another name, or switch on this "
+                             f"node's `overwrite` to replace it")
+    return save(value, path, overwrite=bool(overwrite))
 
 
 class FaceSpaceSave:

@@ -7,7 +7,7 @@ from facespace.errors import FaceSpaceError
 from facespace.latent import load_latent, save_latent
 
 from .comfy import list_models, model_path, save_dir
-from .facespace_files import facespace_file_path
+from .facespace_files import facespace_file_path, save_unless_same
 from .latent_random import LATENT
 
 
@@ -34,11 +34,7 @@ class FaceSpaceSaveLatent:
 
     def save(self, latent, name="latent", overwrite=False):
         path = facespace_file_path(save_dir("stylegan_latents"), name, what="latent")
-        if not (path.exists() and holds_same_latent(path, latent)):  # a re-run after ComfyUI dropped its cache
-            if path.exists() and not overwrite:
-                raise FaceSpaceError(f"{path} already exists and holds other codes; choose another name, or "
-                                     f"switch on this node's `overwrite` to replace it")
-            save_latent(latent, path, overwrite=bool(overwrite))
+        save_unless_same(path, latent, holds_same_latent, save_latent, overwrite, "other codes")
         return {"ui": {"latent_labels": list(latent.labels), "latent_file": [path.name]}}
 
 
